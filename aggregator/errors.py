@@ -1,0 +1,108 @@
+"""The exception tree. Every error we raise on purpose derives from AggregatorError.
+
+Other libraries' exceptions are converted at the module that imports the library
+(``raise FetchError(...) from e``), so callers only ever catch our own types.
+"""
+
+from __future__ import annotations
+
+
+class AggregatorError(Exception):
+    """Root of every error the aggregator raises on purpose."""
+
+    default_message = "aggregator error"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.default_message)
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class ConfigError(AggregatorError):
+    """One problem in feeds.yaml, located by file and line."""
+
+    default_message = "invalid configuration"
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
+
+    def __str__(self) -> str:
+        where = self.path or "feeds.yaml"
+        if self.line is not None:
+            where = f"{where}:{self.line}"
+        return f"{where}: {self.message}"
+
+
+class ConfigErrors(AggregatorError):
+    """Several ConfigErrors found in one pass, so the admin can fix them all at once."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        super().__init__("\n".join(str(e) for e in errors))
+        self.errors = errors
+
+
+class FeedError(AggregatorError):
+    """A problem with one feed; carries the feed URL."""
+
+    default_message = "feed error"
+
+    def __init__(self, url: str, message: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class FetchError(FeedError):
+    """The feed could not be retrieved (network, limits, HTTP status)."""
+
+    default_message = "fetch failed"
+
+
+class FetchTimeoutError(FetchError):
+    default_message = "timed out"
+
+
+class ResponseTooLargeError(FetchError):
+    default_message = "response body too large"
+
+
+class BlockedAddressError(FetchError):
+    default_message = "address is not allowed (private or reserved network)"
+
+
+class TooManyRedirectsError(FetchError):
+    default_message = "too many redirects"
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with a 4xx/5xx status."""
+
+    def __init__(
+        self,
+        url: str,
+        status: int,
+        reason: str = "",
+        retry_after_seconds: int | None = None,
+        message: str | None = None,
+    ) -> None:
+        super().__init__(url, message or f"HTTP {status} {reason}".strip())
+        self.status = status
+        self.reason = reason
+        self.retry_after_seconds = retry_after_seconds
+
+
+class FeedGoneError(HTTPStatusError):
+    """410 Gone: the publisher says the feed will not come back."""
+
+
+class ParseError(FeedError):
+    """The bytes could not be turned into a feed."""
+
+    default_message = "unable to parse feed"
+
+
+class StorageError(AggregatorError):
+    default_message = "storage error"

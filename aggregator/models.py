@@ -1,0 +1,225 @@
+"""Plain data passed between modules: frozen dataclasses of our own.
+
+Library objects (feedparser dicts, SQLAlchemy rows, pydantic models, urllib3
+responses) never cross a module boundary; these do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# --- configuration (built by config.py) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    title: str = "Newsroom"
+    base_url: str = "http://localhost:8000"
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    # Always an absolute SQLAlchemy URL once loaded (relative sqlite paths are
+    # resolved against the config file's folder).
+    url: str = "sqlite:///aggregator.db"
+
+
+@dataclass(frozen=True)
+class PollingConfig:
+    interval_seconds: int = 30 * 60
+    allow_private_networks: bool = False
+    workers: int = 16
+    per_host: int = 2
+    timeout_seconds: float = 30.0  # total deadline per fetch
+    connect_timeout_seconds: float = 10.0
+    max_body_bytes: int = 15 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CategoryConfig:
+    name: str
+    slug: str
+    aliases: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    # For http(s) feeds: the URL as written. For local files: a file:// URL with
+    # an absolute path (resolved against the config file's folder).
+    url: str
+    title: str | None = None
+    category: str | None = None  # a category *name* defined in categories
+    interval_seconds: int | None = None
+    line: int | None = None  # line in feeds.yaml, for messages
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str  # the feeds.yaml this came from
+    site: SiteConfig = field(default_factory=SiteConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    polling: PollingConfig = field(default_factory=PollingConfig)
+    categories: tuple[CategoryConfig, ...] = ()
+    feeds: tuple[FeedConfig, ...] = ()
+
+
+# --- fetching (built by fetch.py) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """A successful fetch: 200 with a body, or 304 Not Modified (body is None)."""
+
+    url: str  # the URL asked for
+    final_url: str  # after redirects
+    status: int  # 200 or 304
+    body: bytes | None
+    headers: dict[str, str]  # lower-cased header names of the final response
+    etag: str | None = None
+    last_modified: str | None = None
+    # Target of the last permanent (301/308) redirect in the chain, if any.
+    permanent_redirect_url: str | None = None
+    elapsed_seconds: float = 0.0
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+# --- parsing (built by parse.py) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    url: str  # http(s) only
+    type: str | None = None
+    length: int | None = None
+
+
+@dataclass(frozen=True)
+class EntryData:
+    """One item as the feed gave it. HTML fields are NOT yet sanitized."""
+
+    guid: str | None
+    link: str | None  # absolute http(s) or None
+    title: str  # plain text (tags stripped, entities decoded)
+    summary_html: str  # HTML (plain text summaries are escaped into HTML)
+    content_html: str  # HTML; "" when the feed has no full content
+    author: str | None = None
+    published: datetime | None = None  # timezone-aware UTC
+    updated: datetime | None = None  # timezone-aware UTC
+    tags: tuple[str, ...] = ()
+    enclosures: tuple[Enclosure, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeedData:
+    """A parsed feed. Text fields are plain text, free of XML-illegal characters."""
+
+    url: str  # where it was fetched from (final URL)
+    title: str | None
+    link: str | None  # the site's home page
+    subtitle: str | None = None
+    ttl_minutes: int | None = None
+    skip_hours: tuple[int, ...] = ()
+    skip_days: tuple[str, ...] = ()
+    update_period: str | None = None  # sy:updatePeriod
+    update_frequency: int | None = None  # sy:updateFrequency
+    entries: tuple[EntryData, ...] = ()
+    # Problems that did not stop parsing (feedparser's "bozo" reason).
+    warning: str | None = None
+
+
+# --- storage (read by update.py, the reader and the publisher) ----------------
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """A feed as stored: its config and its polling state."""
+
+    id: int
+    url: str
+    config_title: str | None
+    category: str | None  # default section name
+    interval_seconds: int | None
+    active: bool
+    feed_title: str | None
+    site_url: str | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    permanent_redirect_url: str | None
+    last_fetched_at: datetime | None
+    last_success_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+    error_count: int
+    gone: bool
+    retry_after_until: datetime | None
+    next_check_at: datetime | None
+
+    @property
+    def title(self) -> str:
+        return self.config_title or self.feed_title or self.url
+
+
+@dataclass(frozen=True)
+class ProcessedEntry:
+    """An entry ready to store: sanitized, categorized, with its story keys."""
+
+    identity: str
+    content_hash: str
+    guid: str | None
+    link: str | None
+    canonical_url: str | None
+    title: str
+    summary_html: str  # sanitized
+    content_html: str  # sanitized
+    summary_text: str  # plain text of the summary (or content), for search and snippets
+    author: str | None
+    published: datetime | None
+    updated: datetime | None
+    tags: tuple[str, ...]  # tags that named no section
+    enclosures: tuple[Enclosure, ...]
+    sections: tuple[str, ...]  # category slugs
+    story_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FeedUpdate:
+    """Everything one successful poll of one feed writes, in one transaction."""
+
+    feed_id: int
+    fetched_at: datetime
+    status: int
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    feed_title: str | None
+    site_url: str | None
+    subtitle: str | None
+    permanent_redirect_url: str | None
+    next_check_at: datetime
+    entries: tuple[ProcessedEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeedFailure:
+    """What a failed poll records on its feed."""
+
+    feed_id: int
+    fetched_at: datetime
+    error: str
+    next_check_at: datetime
+    status: int | None = None
+    gone: bool = False
+    retry_after_until: datetime | None = None
+    permanent_redirect_url: str | None = None
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    new: int = 0
+    updated: int = 0

@@ -1,0 +1,20 @@
+"""All SQL lives here. SQLite by default, PostgreSQL (psycopg 3) with the same code."""
+
+from __future__ import annotations
+
+from aggregator.storage.entries import EntriesMixin
+from aggregator.storage.feeds import FeedsMixin
+
+
+class Storage(FeedsMixin, EntriesMixin):
+    """The one storage object; domain methods come from the mixins."""
+
+
+def open_storage(url: str) -> Storage:
+    """Open (and migrate) the database at a SQLAlchemy URL. Raises StorageError."""
+    storage = Storage.open(url)
+    assert isinstance(storage, Storage)
+    return storage
+
+
+__all__ = ["Storage", "open_storage"]

@@ -1,0 +1,186 @@
+"""Entries and stories: one feed's update written in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from aggregator.models import FeedUpdate, ProcessedEntry, StoreResult
+from aggregator.storage import schema
+from aggregator.storage.base import StorageBase
+
+entries = schema.entries
+feeds = schema.feeds
+stories = schema.stories
+story_keys = schema.story_keys
+entry_sections = schema.entry_sections
+
+# A published date this far past the fetch is a publisher's clock error or a
+# scheduled post; it must not pin the entry to the top of the river.
+FUTURE_TOLERANCE = timedelta(hours=1)
+_IN_CHUNK = 500  # bind parameters per IN (...) list, well under SQLite's limit
+
+
+def sort_time(published: datetime | None, first_seen_at: datetime) -> datetime:
+    """Return when an entry sorts in the river: published, unless missing or in the future."""
+    if published is None or published > first_seen_at + FUTURE_TOLERANCE:
+        return first_seen_at
+    return published
+
+
+def _entry_values(entry: ProcessedEntry) -> dict[str, Any]:
+    return {
+        "guid": entry.guid,
+        "link": entry.link,
+        "canonical_url": entry.canonical_url,
+        "title": entry.title,
+        "summary_html": entry.summary_html,
+        "content_html": entry.content_html,
+        "summary_text": entry.summary_text,
+        "author": entry.author,
+        "published_at": entry.published,
+        "source_updated_at": entry.updated,
+        "content_hash": entry.content_hash,
+        "tags": list(entry.tags),
+        "enclosures": [asdict(enclosure) for enclosure in entry.enclosures],
+    }
+
+
+class EntriesMixin(StorageBase):
+    def get_entry_hashes(self, feed_id: int, identities: list[str]) -> dict[str, str]:
+        """Return identity -> content hash for the given entries already stored."""
+        found: dict[str, str] = {}
+        with self.read() as conn:
+            for start in range(0, len(identities), _IN_CHUNK):
+                chunk = identities[start : start + _IN_CHUNK]
+                query = select(entries.c.identity, entries.c.content_hash).where(
+                    entries.c.feed_id == feed_id, entries.c.identity.in_(chunk)
+                )
+                found.update({row.identity: row.content_hash for row in conn.execute(query)})
+        return found
+
+    def store_feed_update(self, feed_update: FeedUpdate) -> StoreResult:
+        """Write a successful poll: its entries and the feed's new validators, atomically.
+
+        Entries whose content hash is unchanged are skipped; a process killed
+        half-way leaves the previous state (and the previous ETag), so the next
+        poll redoes the work without duplicating anything.
+        """
+        with self.write() as conn:
+            result = self._store_entries(conn, feed_update)
+            conn.execute(
+                update(feeds)
+                .where(feeds.c.id == feed_update.feed_id)
+                .values(
+                    etag=feed_update.etag,
+                    last_modified=feed_update.last_modified,
+                    body_hash=feed_update.body_hash,
+                    feed_title=feed_update.feed_title,
+                    site_url=feed_update.site_url,
+                    subtitle=feed_update.subtitle,
+                    last_fetched_at=feed_update.fetched_at,
+                    last_success_at=feed_update.fetched_at,
+                    last_status=feed_update.status,
+                    last_error=None,
+                    error_count=0,
+                    retry_after_until=None,
+                    next_check_at=feed_update.next_check_at,
+                    **(
+                        {"permanent_redirect_url": feed_update.permanent_redirect_url}
+                        if feed_update.permanent_redirect_url
+                        else {}
+                    ),
+                )
+            )
+        return result
+
+    def _store_entries(self, conn: Connection, feed_update: FeedUpdate) -> StoreResult:
+        stored = {
+            row.identity: row
+            for row in conn.execute(
+                select(
+                    entries.c.id,
+                    entries.c.identity,
+                    entries.c.content_hash,
+                    entries.c.first_seen_at,
+                ).where(
+                    entries.c.feed_id == feed_update.feed_id,
+                    entries.c.identity.in_([e.identity for e in feed_update.entries]),
+                )
+            )
+        }
+        new = updated = 0
+        now = feed_update.fetched_at
+        for entry in feed_update.entries:
+            row = stored.get(entry.identity)
+            if row is None:
+                story_id = self._story_for(conn, entry.story_keys, now)
+                entry_id = conn.execute(
+                    insert(entries).values(
+                        feed_id=feed_update.feed_id,
+                        identity=entry.identity,
+                        story_id=story_id,
+                        first_seen_at=now,
+                        changed_at=now,
+                        sort_at=sort_time(entry.published, now),
+                        **_entry_values(entry),
+                    )
+                ).inserted_primary_key[0]
+                new += 1
+            elif row.content_hash != entry.content_hash:
+                entry_id = row.id
+                conn.execute(
+                    update(entries)
+                    .where(entries.c.id == entry_id)
+                    .values(
+                        changed_at=now,
+                        sort_at=sort_time(entry.published, row.first_seen_at),
+                        **_entry_values(entry),
+                    )
+                )
+                story_id = conn.scalar(select(entries.c.story_id).where(entries.c.id == entry_id))
+                self._add_story_keys(conn, entry.story_keys, story_id)
+                conn.execute(delete(entry_sections).where(entry_sections.c.entry_id == entry_id))
+                updated += 1
+            else:
+                continue
+            if entry.sections:
+                sort_at = conn.scalar(select(entries.c.sort_at).where(entries.c.id == entry_id))
+                conn.execute(
+                    insert(entry_sections),
+                    [
+                        {"entry_id": entry_id, "section": section, "sort_at": sort_at}
+                        for section in entry.sections
+                    ],
+                )
+        return StoreResult(new=new, updated=updated)
+
+    def _story_for(self, conn: Connection, keys: tuple[str, ...], now: datetime) -> int:
+        """Return the story an entry with these keys belongs to, creating one if new."""
+        story_id = None
+        if keys:
+            story_id = conn.scalar(
+                select(story_keys.c.story_id)
+                .where(story_keys.c.key.in_(keys))
+                .order_by(story_keys.c.story_id)
+                .limit(1)
+            )
+        if story_id is None:
+            story_id = conn.execute(insert(stories).values(created_at=now)).inserted_primary_key[0]
+        self._add_story_keys(conn, keys, story_id)
+        return int(story_id)
+
+    def _add_story_keys(self, conn: Connection, keys: tuple[str, ...], story_id: int) -> None:
+        if not keys:
+            return
+        insert_fn = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        conn.execute(
+            insert_fn(story_keys)
+            .values([{"key": key, "story_id": story_id} for key in keys])
+            .on_conflict_do_nothing(index_elements=["key"])
+        )

@@ -1,0 +1,137 @@
+"""Feeds: the config's list mirrored into the database, and each feed's poll state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, or_, select, update
+
+from aggregator.models import FeedConfig, FeedFailure, FeedState
+from aggregator.storage import schema
+from aggregator.storage.base import StorageBase
+
+feeds = schema.feeds
+
+
+def _feed_state(row: Row[Any]) -> FeedState:
+    return FeedState(
+        id=row.id,
+        url=row.url,
+        config_title=row.config_title,
+        category=row.category,
+        interval_seconds=row.interval_seconds,
+        active=row.active,
+        feed_title=row.feed_title,
+        site_url=row.site_url,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        body_hash=row.body_hash,
+        permanent_redirect_url=row.permanent_redirect_url,
+        last_fetched_at=row.last_fetched_at,
+        last_success_at=row.last_success_at,
+        last_status=row.last_status,
+        last_error=row.last_error,
+        error_count=row.error_count,
+        gone=row.gone,
+        retry_after_until=row.retry_after_until,
+        next_check_at=row.next_check_at,
+    )
+
+
+class FeedsMixin(StorageBase):
+    def sync_feeds(self, configured: tuple[FeedConfig, ...], now: datetime) -> None:
+        """Make the stored feed list match the config.
+
+        New feeds are added (due at once), listed ones get the config's title,
+        category and interval, feeds no longer listed become inactive (their
+        entries stay).
+        """
+        with self.write() as conn:
+            existing = {row.url: row.id for row in conn.execute(select(feeds.c.url, feeds.c.id))}
+            listed = set()
+            for feed in configured:
+                listed.add(feed.url)
+                values = {
+                    "config_title": feed.title,
+                    "category": feed.category,
+                    "interval_seconds": feed.interval_seconds,
+                    "active": True,
+                }
+                if feed.url in existing:
+                    conn.execute(update(feeds).where(feeds.c.id == existing[feed.url]), values)
+                else:
+                    conn.execute(
+                        feeds.insert(),
+                        {**values, "url": feed.url, "created_at": now, "error_count": 0},
+                    )
+            gone_from_config = [fid for url, fid in existing.items() if url not in listed]
+            if gone_from_config:
+                conn.execute(
+                    update(feeds).where(feeds.c.id.in_(gone_from_config)).values(active=False)
+                )
+
+    def list_feeds(self, *, active_only: bool = False) -> list[FeedState]:
+        """Return stored feeds ordered by URL."""
+        query = select(feeds).order_by(feeds.c.url)
+        if active_only:
+            query = query.where(feeds.c.active.is_(True))
+        with self.read() as conn:
+            return [_feed_state(row) for row in conn.execute(query)]
+
+    def get_feed(self, feed_id: int) -> FeedState | None:
+        with self.read() as conn:
+            row = conn.execute(select(feeds).where(feeds.c.id == feed_id)).first()
+        return _feed_state(row) if row else None
+
+    def get_feed_by_url(self, url: str) -> FeedState | None:
+        with self.read() as conn:
+            row = conn.execute(select(feeds).where(feeds.c.url == url)).first()
+        return _feed_state(row) if row else None
+
+    def due_feeds(self, now: datetime) -> list[FeedState]:
+        """Return active feeds whose next check time has come, most overdue first."""
+        query = (
+            select(feeds)
+            .where(feeds.c.active.is_(True), feeds.c.gone.is_(False))
+            .where(or_(feeds.c.next_check_at.is_(None), feeds.c.next_check_at <= now))
+            .order_by(feeds.c.next_check_at.is_not(None), feeds.c.next_check_at, feeds.c.id)
+        )
+        with self.read() as conn:
+            return [_feed_state(row) for row in conn.execute(query)]
+
+    def record_not_modified(
+        self, feed_id: int, *, fetched_at: datetime, next_check_at: datetime, status: int = 304
+    ) -> None:
+        """Record a poll that found nothing new: only the check times and status change."""
+        with self.write() as conn:
+            conn.execute(
+                update(feeds)
+                .where(feeds.c.id == feed_id)
+                .values(
+                    last_fetched_at=fetched_at,
+                    last_success_at=fetched_at,
+                    last_status=status,
+                    last_error=None,
+                    error_count=0,
+                    retry_after_until=None,
+                    next_check_at=next_check_at,
+                )
+            )
+
+    def record_failure(self, failure: FeedFailure) -> None:
+        """Record a failed poll on its feed; entries and validators are left as they were."""
+        values: dict[str, Any] = {
+            "last_fetched_at": failure.fetched_at,
+            "last_status": failure.status,
+            "last_error": failure.error,
+            "error_count": feeds.c.error_count + 1,
+            "retry_after_until": failure.retry_after_until,
+            "next_check_at": failure.next_check_at,
+        }
+        if failure.gone:
+            values["gone"] = True
+        if failure.permanent_redirect_url:
+            values["permanent_redirect_url"] = failure.permanent_redirect_url
+        with self.write() as conn:
+            conn.execute(update(feeds).where(feeds.c.id == failure.feed_id).values(**values))

@@ -1,0 +1,1 @@
+"""Flask web reader (see issue 3)."""

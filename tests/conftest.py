@@ -1,0 +1,63 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL when configured), shared material."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+
+from aggregator.storage import Storage, open_storage
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_ENV = "AGGREGATOR_TEST_POSTGRES_URL"
+
+
+def shared_dir() -> Path | None:
+    """The shared material (corpus, fixtures, schemas), or None on a user's fresh clone."""
+    configured = os.environ.get("AGGREGATOR_SHARED_DIR")
+    path = Path(configured) if configured else REPO_ROOT.parent / "shared"
+    return path if path.is_dir() else None
+
+
+def require_shared(relative: str) -> Path:
+    """Return a path inside the shared material or skip the test, saying why."""
+    base = shared_dir()
+    if base is None:
+        pytest.skip("../shared is absent (set AGGREGATOR_SHARED_DIR to use the shared corpus)")
+    path = base / relative
+    if not path.exists():
+        pytest.skip(f"{path} is absent from the shared material")
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL: a SQLite file, and a PostgreSQL schema when configured."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    base_url = os.environ.get(POSTGRES_ENV)
+    if not base_url:
+        pytest.skip(f"{POSTGRES_ENV} is not set: PostgreSQL variant skipped")
+    schema_name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(base_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema_name}")
+    separator = "&" if "?" in base_url else "?"
+    try:
+        yield f"{base_url}{separator}options=-csearch_path%3D{schema_name}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema_name} CASCADE")
+        admin.dispose()
+
+
+@pytest.fixture
+def storage(db_url: str) -> Iterator[Storage]:
+    store = open_storage(db_url)
+    yield store
+    store.close()

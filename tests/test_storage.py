@@ -1,0 +1,262 @@
+"""Storage on a real SQLite file and (when configured) a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from aggregator.models import (
+    Enclosure,
+    FeedConfig,
+    FeedFailure,
+    FeedUpdate,
+    ProcessedEntry,
+)
+from aggregator.storage import Storage, open_storage, schema
+from aggregator.storage.migrations import MIGRATIONS
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def make_entry(identity: str, **overrides: object) -> ProcessedEntry:
+    values: dict[str, object] = {
+        "identity": identity,
+        "content_hash": "h-" + identity,
+        "guid": identity,
+        "link": f"https://example.org/{identity}",
+        "canonical_url": f"https://example.org/{identity}",
+        "title": f"Title {identity}",
+        "summary_html": "<p>summary</p>",
+        "content_html": "",
+        "summary_text": "summary",
+        "author": "A. Writer",
+        "published": NOW - timedelta(hours=1),
+        "updated": None,
+        "tags": ("Local",),
+        "enclosures": (Enclosure("https://example.org/a.mp3", "audio/mpeg", 1234),),
+        "sections": ("us-news",),
+        "story_keys": (f"url:https://example.org/{identity}",),
+    }
+    values.update(overrides)
+    return ProcessedEntry(**values)  # type: ignore[arg-type]
+
+
+def make_update(feed_id: int, *entries: ProcessedEntry, etag: str = '"v1"') -> FeedUpdate:
+    return FeedUpdate(
+        feed_id=feed_id,
+        fetched_at=NOW,
+        status=200,
+        etag=etag,
+        last_modified="Sun, 29 Nov 2026 11:00:00 GMT",
+        body_hash="b" * 64,
+        feed_title="Feed title",
+        site_url="https://example.org",
+        subtitle=None,
+        permanent_redirect_url=None,
+        next_check_at=NOW + timedelta(minutes=30),
+        entries=entries,
+    )
+
+
+def add_feeds(storage: Storage, *urls: str) -> list[int]:
+    storage.sync_feeds(tuple(FeedConfig(url=url) for url in urls), NOW)
+    found = [storage.get_feed_by_url(url) for url in urls]
+    return [feed.id for feed in found if feed]
+
+
+def count(storage: Storage, table: object) -> int:
+    with storage.read() as conn:
+        return int(conn.scalar(select(func.count()).select_from(table)) or 0)  # type: ignore[arg-type]
+
+
+def test_migrations_apply_once(db_url: str) -> None:
+    first = open_storage(db_url)
+    assert first.migrate() == []  # already applied by open_storage
+    with first.read() as conn:
+        versions = list(conn.scalars(select(schema.schema_migrations.c.version)))
+    assert versions == [version for version, _, _ in MIGRATIONS]
+    first.close()
+    second = open_storage(db_url)
+    assert second.migrate() == []
+    second.close()
+
+
+def test_sync_feeds_adds_updates_and_deactivates(storage: Storage) -> None:
+    storage.sync_feeds((FeedConfig(url="https://a.example/feed"), FeedConfig(url="https://b.example/feed")), NOW)
+    storage.sync_feeds(
+        (FeedConfig(url="https://a.example/feed", title="A", category="US News", interval_seconds=3600),),
+        NOW,
+    )
+    by_url = {feed.url: feed for feed in storage.list_feeds()}
+    assert by_url["https://a.example/feed"].config_title == "A"
+    assert by_url["https://a.example/feed"].category == "US News"
+    assert by_url["https://a.example/feed"].interval_seconds == 3600
+    assert by_url["https://a.example/feed"].active
+    assert not by_url["https://b.example/feed"].active
+    assert [feed.url for feed in storage.due_feeds(NOW)] == ["https://a.example/feed"]
+
+
+def test_store_new_then_update_in_place_then_skip_unchanged(storage: Storage) -> None:
+    (feed_id,) = add_feeds(storage, "https://a.example/feed")
+    first = storage.store_feed_update(make_update(feed_id, make_entry("1"), make_entry("2")))
+    assert (first.new, first.updated) == (2, 0)
+    assert storage.get_entry_hashes(feed_id, ["1", "2", "3"]) == {"1": "h-1", "2": "h-2"}
+
+    changed = make_entry("1", title="New title", content_hash="h-1b", sections=("us-military",))
+    second = storage.store_feed_update(make_update(feed_id, changed, make_entry("2")))
+    assert (second.new, second.updated) == (0, 1)
+    assert count(storage, schema.entries) == 2
+    with storage.read() as conn:
+        row = conn.execute(select(schema.entries).where(schema.entries.c.identity == "1")).one()
+        sections = list(
+            conn.scalars(select(schema.entry_sections.c.section).where(schema.entry_sections.c.entry_id == row.id))
+        )
+    assert row.title == "New title"
+    assert sections == ["us-military"]
+    assert row.tags == ["Local"]
+    assert row.enclosures == [{"url": "https://example.org/a.mp3", "type": "audio/mpeg", "length": 1234}]
+    assert row.first_seen_at == NOW
+
+
+def test_update_writes_validators_and_clears_errors(storage: Storage) -> None:
+    (feed_id,) = add_feeds(storage, "https://a.example/feed")
+    storage.record_failure(
+        FeedFailure(feed_id=feed_id, fetched_at=NOW, error="HTTP 500", status=500, next_check_at=NOW)
+    )
+    assert storage.get_feed(feed_id).error_count == 1  # type: ignore[union-attr]
+    storage.store_feed_update(make_update(feed_id, make_entry("1"), etag='"v2"'))
+    feed = storage.get_feed(feed_id)
+    assert feed is not None
+    assert (feed.etag, feed.error_count, feed.last_error, feed.last_status) == ('"v2"', 0, None, 200)
+    assert feed.feed_title == "Feed title"
+    assert feed.next_check_at == NOW + timedelta(minutes=30)
+
+
+def test_gone_feed_is_not_due(storage: Storage) -> None:
+    (feed_id,) = add_feeds(storage, "https://a.example/feed")
+    storage.record_failure(
+        FeedFailure(
+            feed_id=feed_id, fetched_at=NOW, error="HTTP 410 Gone", status=410, gone=True, next_check_at=NOW
+        )
+    )
+    assert storage.get_feed(feed_id).gone  # type: ignore[union-attr]
+    assert storage.due_feeds(NOW + timedelta(days=1)) == []
+
+
+def test_entries_from_different_feeds_share_a_story(storage: Storage) -> None:
+    wire, local, other = add_feeds(
+        storage, "https://wire.example/feed", "https://local.example/feed", "https://other.example/feed"
+    )
+    storage.store_feed_update(make_update(wire, make_entry("w1", story_keys=("url:https://wire.example/a", "text:abc"))))
+    # Same canonical URL from another outlet, and a verbatim copy under another URL.
+    storage.store_feed_update(make_update(other, make_entry("o1", story_keys=("url:https://wire.example/a",))))
+    storage.store_feed_update(make_update(local, make_entry("l1", story_keys=("url:https://local.example/b", "text:abc"))))
+    storage.store_feed_update(make_update(local, make_entry("l2", story_keys=("url:https://local.example/c",))))
+    with storage.read() as conn:
+        story_of = dict(conn.execute(select(schema.entries.c.identity, schema.entries.c.story_id)).all())
+    assert story_of["w1"] == story_of["o1"] == story_of["l1"]
+    assert story_of["l2"] != story_of["w1"]
+    assert count(storage, schema.stories) == 2
+
+
+def test_text_with_nul_is_stored(storage: Storage) -> None:
+    (feed_id,) = add_feeds(storage, "https://a.example/feed")
+    entry = make_entry("nul", title="Bad\x00title", summary_html="<p>a\x00b</p>", author="x\x00y")
+    storage.store_feed_update(make_update(feed_id, entry))
+    with storage.read() as conn:
+        row = conn.execute(select(schema.entries)).one()
+    assert (row.title, row.summary_html, row.author) == ("Badtitle", "<p>ab</p>", "xy")
+
+
+def test_future_dates_do_not_pin_entries_to_the_top(storage: Storage) -> None:
+    (feed_id,) = add_feeds(storage, "https://a.example/feed")
+    storage.store_feed_update(make_update(feed_id, make_entry("future", published=NOW + timedelta(days=30))))
+    with storage.read() as conn:
+        row = conn.execute(select(schema.entries)).one()
+    assert row.sort_at == NOW
+    assert row.published_at == NOW + timedelta(days=30)
+
+
+KILLED_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from datetime import UTC, datetime, timedelta
+    from sqlalchemy import insert
+    from aggregator.storage import open_storage, schema
+    from tests.test_storage import make_entry, make_update
+
+    storage = open_storage(sys.argv[1])
+    feed_id = int(sys.argv[2])
+    update = make_update(feed_id, *[make_entry(str(i)) for i in range(200)], etag='"killed"')
+    original = storage._store_entries
+
+    def store_then_hang(conn, feed_update):
+        result = original(conn, feed_update)
+        print("written", flush=True)
+        time.sleep(60)  # killed here, inside the transaction
+        return result
+
+    storage._store_entries = store_then_hang
+    storage.store_feed_update(update)
+    """
+)
+
+
+def test_killed_update_leaves_nothing_partial(storage: Storage, db_url: str, tmp_path: Path) -> None:
+    (feed_id,) = add_feeds(storage, "https://a.example/feed")
+    storage.store_feed_update(make_update(feed_id, make_entry("0"), etag='"v1"'))
+    script = tmp_path / "writer.py"
+    script.write_text(KILLED_WRITER)
+    repo = Path(__file__).resolve().parent.parent
+    process = subprocess.Popen(
+        [sys.executable, str(script), db_url, str(feed_id)],
+        stdout=subprocess.PIPE,
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "written"
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+        if process.stdout:
+            process.stdout.close()
+    assert count(storage, schema.entries) == 1
+    assert storage.get_feed(feed_id).etag == '"v1"'  # type: ignore[union-attr]
+    # Running the same update again stores everything exactly once.
+    redo = make_update(feed_id, *[make_entry(str(i)) for i in range(200)], etag='"v2"')
+    result = storage.store_feed_update(redo)
+    assert (result.new, result.updated) == (199, 0)
+    assert count(storage, schema.entries) == 200
+    assert storage.get_feed(feed_id).etag == '"v2"'  # type: ignore[union-attr]
+
+
+def test_concurrent_writers_on_sqlite_do_not_hit_locked(tmp_path: Path) -> None:
+    """Many threads updating feeds at once: BEGIN IMMEDIATE + busy timeout, no 'locked'."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'c.db'}")
+    ids = add_feeds(storage, *[f"https://f{i}.example/feed" for i in range(8)])
+
+    def write(feed_id: int) -> int:
+        total = 0
+        for round_ in range(5):
+            entries = [make_entry(f"{feed_id}-{round_}-{i}") for i in range(20)]
+            total += storage.store_feed_update(make_update(feed_id, *entries)).new
+        return total
+
+    with ThreadPoolExecutor(8) as pool:
+        totals = list(pool.map(write, ids))
+    assert totals == [100] * 8
+    assert count(storage, schema.entries) == 800
+    storage.close()
