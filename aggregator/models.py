@@ -223,3 +223,59 @@ class FeedFailure:
 class StoreResult:
     new: int = 0
     updated: int = 0
+
+
+# --- reading (built by storage, shown by the reader and the publisher) ---------
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """A stored entry with its feed, as the reader and the publisher show it."""
+
+    id: int
+    story_id: int
+    feed_id: int
+    feed_title: str
+    feed_url: str
+    feed_site_url: str | None
+    guid: str | None
+    link: str | None
+    title: str
+    summary_html: str  # sanitized
+    content_html: str  # sanitized
+    summary_text: str
+    author: str | None
+    published: datetime | None
+    updated: datetime | None  # the source's own updated date
+    first_seen_at: datetime
+    changed_at: datetime
+    sort_at: datetime
+    tags: tuple[str, ...]
+    enclosures: tuple[Enclosure, ...]
+    sections: tuple[str, ...]  # category slugs
+
+
+@dataclass(frozen=True)
+class StoryView:
+    """A story: its first report (lead) and the other feeds' reports of it."""
+
+    id: int
+    sort_at: datetime
+    changed_at: datetime
+    lead: EntryView
+    others: tuple[EntryView, ...]  # "also reported by", oldest first
+    sections: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StoryCursor:
+    """Keyset position: stories strictly older than this one come next."""
+
+    sort_at: datetime
+    story_id: int
+
+
+@dataclass(frozen=True)
+class StoryPage:
+    stories: tuple[StoryView, ...]
+    next_cursor: StoryCursor | None  # None on the last page

@@ -10,7 +10,6 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from aggregator.models import (
@@ -90,9 +89,15 @@ def test_migrations_apply_once(db_url: str) -> None:
 
 
 def test_sync_feeds_adds_updates_and_deactivates(storage: Storage) -> None:
-    storage.sync_feeds((FeedConfig(url="https://a.example/feed"), FeedConfig(url="https://b.example/feed")), NOW)
     storage.sync_feeds(
-        (FeedConfig(url="https://a.example/feed", title="A", category="US News", interval_seconds=3600),),
+        (FeedConfig(url="https://a.example/feed"), FeedConfig(url="https://b.example/feed")), NOW
+    )
+    storage.sync_feeds(
+        (
+            FeedConfig(
+                url="https://a.example/feed", title="A", category="US News", interval_seconds=3600
+            ),
+        ),
         NOW,
     )
     by_url = {feed.url: feed for feed in storage.list_feeds()}
@@ -117,25 +122,38 @@ def test_store_new_then_update_in_place_then_skip_unchanged(storage: Storage) ->
     with storage.read() as conn:
         row = conn.execute(select(schema.entries).where(schema.entries.c.identity == "1")).one()
         sections = list(
-            conn.scalars(select(schema.entry_sections.c.section).where(schema.entry_sections.c.entry_id == row.id))
+            conn.scalars(
+                select(schema.entry_sections.c.section).where(
+                    schema.entry_sections.c.entry_id == row.id
+                )
+            )
         )
     assert row.title == "New title"
     assert sections == ["us-military"]
     assert row.tags == ["Local"]
-    assert row.enclosures == [{"url": "https://example.org/a.mp3", "type": "audio/mpeg", "length": 1234}]
+    assert row.enclosures == [
+        {"url": "https://example.org/a.mp3", "type": "audio/mpeg", "length": 1234}
+    ]
     assert row.first_seen_at == NOW
 
 
 def test_update_writes_validators_and_clears_errors(storage: Storage) -> None:
     (feed_id,) = add_feeds(storage, "https://a.example/feed")
     storage.record_failure(
-        FeedFailure(feed_id=feed_id, fetched_at=NOW, error="HTTP 500", status=500, next_check_at=NOW)
+        FeedFailure(
+            feed_id=feed_id, fetched_at=NOW, error="HTTP 500", status=500, next_check_at=NOW
+        )
     )
     assert storage.get_feed(feed_id).error_count == 1  # type: ignore[union-attr]
     storage.store_feed_update(make_update(feed_id, make_entry("1"), etag='"v2"'))
     feed = storage.get_feed(feed_id)
     assert feed is not None
-    assert (feed.etag, feed.error_count, feed.last_error, feed.last_status) == ('"v2"', 0, None, 200)
+    assert (feed.etag, feed.error_count, feed.last_error, feed.last_status) == (
+        '"v2"',
+        0,
+        None,
+        200,
+    )
     assert feed.feed_title == "Feed title"
     assert feed.next_check_at == NOW + timedelta(minutes=30)
 
@@ -144,7 +162,12 @@ def test_gone_feed_is_not_due(storage: Storage) -> None:
     (feed_id,) = add_feeds(storage, "https://a.example/feed")
     storage.record_failure(
         FeedFailure(
-            feed_id=feed_id, fetched_at=NOW, error="HTTP 410 Gone", status=410, gone=True, next_check_at=NOW
+            feed_id=feed_id,
+            fetched_at=NOW,
+            error="HTTP 410 Gone",
+            status=410,
+            gone=True,
+            next_check_at=NOW,
         )
     )
     assert storage.get_feed(feed_id).gone  # type: ignore[union-attr]
@@ -153,15 +176,28 @@ def test_gone_feed_is_not_due(storage: Storage) -> None:
 
 def test_entries_from_different_feeds_share_a_story(storage: Storage) -> None:
     wire, local, other = add_feeds(
-        storage, "https://wire.example/feed", "https://local.example/feed", "https://other.example/feed"
+        storage,
+        "https://wire.example/feed",
+        "https://local.example/feed",
+        "https://other.example/feed",
     )
-    storage.store_feed_update(make_update(wire, make_entry("w1", story_keys=("url:https://wire.example/a", "text:abc"))))
+    storage.store_feed_update(
+        make_update(wire, make_entry("w1", story_keys=("url:https://wire.example/a", "text:abc")))
+    )
     # Same canonical URL from another outlet, and a verbatim copy under another URL.
-    storage.store_feed_update(make_update(other, make_entry("o1", story_keys=("url:https://wire.example/a",))))
-    storage.store_feed_update(make_update(local, make_entry("l1", story_keys=("url:https://local.example/b", "text:abc"))))
-    storage.store_feed_update(make_update(local, make_entry("l2", story_keys=("url:https://local.example/c",))))
+    storage.store_feed_update(
+        make_update(other, make_entry("o1", story_keys=("url:https://wire.example/a",)))
+    )
+    storage.store_feed_update(
+        make_update(local, make_entry("l1", story_keys=("url:https://local.example/b", "text:abc")))
+    )
+    storage.store_feed_update(
+        make_update(local, make_entry("l2", story_keys=("url:https://local.example/c",)))
+    )
     with storage.read() as conn:
-        story_of = dict(conn.execute(select(schema.entries.c.identity, schema.entries.c.story_id)).all())
+        story_of = dict(
+            conn.execute(select(schema.entries.c.identity, schema.entries.c.story_id)).all()
+        )
     assert story_of["w1"] == story_of["o1"] == story_of["l1"]
     assert story_of["l2"] != story_of["w1"]
     assert count(storage, schema.stories) == 2
@@ -178,7 +214,9 @@ def test_text_with_nul_is_stored(storage: Storage) -> None:
 
 def test_future_dates_do_not_pin_entries_to_the_top(storage: Storage) -> None:
     (feed_id,) = add_feeds(storage, "https://a.example/feed")
-    storage.store_feed_update(make_update(feed_id, make_entry("future", published=NOW + timedelta(days=30))))
+    storage.store_feed_update(
+        make_update(feed_id, make_entry("future", published=NOW + timedelta(days=30)))
+    )
     with storage.read() as conn:
         row = conn.execute(select(schema.entries)).one()
     assert row.sort_at == NOW
@@ -210,7 +248,9 @@ KILLED_WRITER = textwrap.dedent(
 )
 
 
-def test_killed_update_leaves_nothing_partial(storage: Storage, db_url: str, tmp_path: Path) -> None:
+def test_killed_update_leaves_nothing_partial(
+    storage: Storage, db_url: str, tmp_path: Path
+) -> None:
     (feed_id,) = add_feeds(storage, "https://a.example/feed")
     storage.store_feed_update(make_update(feed_id, make_entry("0"), etag='"v1"'))
     script = tmp_path / "writer.py"
@@ -260,3 +300,77 @@ def test_concurrent_writers_on_sqlite_do_not_hit_locked(tmp_path: Path) -> None:
     assert totals == [100] * 8
     assert count(storage, schema.entries) == 800
     storage.close()
+
+
+def test_stories_are_listed_once_newest_first_with_their_other_reports(storage: Storage) -> None:
+    wire, local = add_feeds(storage, "https://wire.example/feed", "https://local.example/feed")
+    for i in range(5):
+        storage.store_feed_update(
+            make_update(
+                wire,
+                make_entry(
+                    f"w{i}",
+                    published=NOW - timedelta(hours=10 - i),
+                    sections=("us-news",) if i % 2 else ("world",),
+                    story_keys=(f"url:https://wire.example/{i}",),
+                ),
+            )
+        )
+    # The local paper reports story 3 too, later, in another section.
+    storage.store_feed_update(
+        make_update(
+            local,
+            make_entry("l3", sections=("us-military",), story_keys=("url:https://wire.example/3",)),
+        )
+    )
+    page = storage.list_stories(limit=10)
+    assert [story.lead.guid for story in page.stories] == ["w4", "w3", "w2", "w1", "w0"]
+    story3 = page.stories[1]
+    assert [other.guid for other in story3.others] == ["l3"]
+    assert story3.others[0].feed_url == "https://local.example/feed"
+    assert story3.sections == ("us-military", "us-news")
+    assert page.next_cursor is None
+
+    military = storage.list_stories(sections=("us-military",))
+    assert [story.id for story in military.stories] == [story3.id]
+    both = storage.list_stories(sections=("us-military", "us-news"))
+    assert [story.lead.guid for story in both.stories] == ["w3", "w1"]
+
+
+def test_keyset_pages_walk_everything_once_even_with_new_arrivals(storage: Storage) -> None:
+    (feed_id,) = add_feeds(storage, "https://a.example/feed")
+    same_time = NOW - timedelta(hours=1)  # ties on sort_at are broken by id
+    storage.store_feed_update(
+        make_update(
+            feed_id,
+            *[
+                make_entry(str(i), published=same_time if i < 4 else NOW - timedelta(minutes=i))
+                for i in range(10)
+            ],
+        )
+    )
+    seen: list[str | None] = []
+    page = storage.list_stories(limit=3)
+    seen += [story.lead.guid for story in page.stories]
+    storage.store_feed_update(make_update(feed_id, make_entry("new", published=NOW)))
+    while page.next_cursor:
+        page = storage.list_stories(limit=3, before=page.next_cursor)
+        seen += [story.lead.guid for story in page.stories]
+    assert sorted(seen, key=str) == sorted([str(i) for i in range(10)], key=str)
+    assert len(seen) == len(set(seen))
+
+
+def test_section_versions_bump_only_when_something_changes(storage: Storage) -> None:
+    (feed_id,) = add_feeds(storage, "https://a.example/feed")
+    storage.store_feed_update(make_update(feed_id, make_entry("1", sections=("us-news",))))
+    first = storage.section_versions(("*", "us-news", "world"))
+    assert set(first) == {"*", "us-news"}
+    storage.store_feed_update(make_update(feed_id, make_entry("1", sections=("us-news",))))
+    assert storage.section_versions(("*", "us-news")) == first  # nothing changed
+    moved = make_entry("1", content_hash="changed", sections=("world",))
+    storage.store_feed_update(make_update(feed_id, moved))
+    after = storage.section_versions(("*", "us-news", "world"))
+    assert after["*"][0] == first["*"][0] + 1
+    assert after["us-news"][0] == first["us-news"][0] + 1  # it left us-news
+    assert after["world"][0] == 1
+    assert storage.list_stories(sections=("us-news",)).stories == ()

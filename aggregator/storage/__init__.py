@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aggregator.storage.entries import EntriesMixin
 from aggregator.storage.feeds import FeedsMixin
+from aggregator.storage.reading import ReadingMixin
 
 
-class Storage(FeedsMixin, EntriesMixin):
+class Storage(FeedsMixin, EntriesMixin, ReadingMixin):
     """The one storage object; domain methods come from the mixins."""
 
 

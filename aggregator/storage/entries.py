@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Row, Table, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -19,6 +19,9 @@ feeds = schema.feeds
 stories = schema.stories
 story_keys = schema.story_keys
 entry_sections = schema.entry_sections
+story_sections = schema.story_sections
+section_versions = schema.section_versions
+ALL_SECTIONS = "*"  # the version key of outputs that show every section
 
 # A published date this far past the fetch is a publisher's clock error or a
 # scheduled post; it must not pin the entry to the top of the river.
@@ -100,6 +103,7 @@ class EntriesMixin(StorageBase):
         return result
 
     def _store_entries(self, conn: Connection, feed_update: FeedUpdate) -> StoreResult:
+        identities = [entry.identity for entry in feed_update.entries]
         stored = {
             row.identity: row
             for row in conn.execute(
@@ -108,60 +112,132 @@ class EntriesMixin(StorageBase):
                     entries.c.identity,
                     entries.c.content_hash,
                     entries.c.first_seen_at,
+                    entries.c.story_id,
                 ).where(
-                    entries.c.feed_id == feed_update.feed_id,
-                    entries.c.identity.in_([e.identity for e in feed_update.entries]),
+                    entries.c.feed_id == feed_update.feed_id, entries.c.identity.in_(identities)
                 )
             )
         }
         new = updated = 0
-        now = feed_update.fetched_at
+        touched_sections: set[str] = set()
         for entry in feed_update.entries:
             row = stored.get(entry.identity)
             if row is None:
-                story_id = self._story_for(conn, entry.story_keys, now)
-                entry_id = conn.execute(
-                    insert(entries).values(
-                        feed_id=feed_update.feed_id,
-                        identity=entry.identity,
-                        story_id=story_id,
-                        first_seen_at=now,
-                        changed_at=now,
-                        sort_at=sort_time(entry.published, now),
-                        **_entry_values(entry),
-                    )
-                ).inserted_primary_key[0]
+                self._insert_entry(conn, feed_update, entry)
                 new += 1
             elif row.content_hash != entry.content_hash:
-                entry_id = row.id
-                conn.execute(
-                    update(entries)
-                    .where(entries.c.id == entry_id)
-                    .values(
-                        changed_at=now,
-                        sort_at=sort_time(entry.published, row.first_seen_at),
-                        **_entry_values(entry),
-                    )
-                )
-                story_id = conn.scalar(select(entries.c.story_id).where(entries.c.id == entry_id))
-                self._add_story_keys(conn, entry.story_keys, story_id)
-                conn.execute(delete(entry_sections).where(entry_sections.c.entry_id == entry_id))
+                touched_sections |= self._update_entry(conn, feed_update.fetched_at, row, entry)
                 updated += 1
             else:
                 continue
-            if entry.sections:
-                sort_at = conn.scalar(select(entries.c.sort_at).where(entries.c.id == entry_id))
-                conn.execute(
-                    insert(entry_sections),
-                    [
-                        {"entry_id": entry_id, "section": section, "sort_at": sort_at}
-                        for section in entry.sections
-                    ],
-                )
+            touched_sections.update(entry.sections)
+        if new or updated:
+            self._bump_versions(conn, touched_sections | {ALL_SECTIONS}, feed_update.fetched_at)
         return StoreResult(new=new, updated=updated)
 
-    def _story_for(self, conn: Connection, keys: tuple[str, ...], now: datetime) -> int:
-        """Return the story an entry with these keys belongs to, creating one if new."""
+    def _insert_entry(
+        self, conn: Connection, feed_update: FeedUpdate, entry: ProcessedEntry
+    ) -> None:
+        now = feed_update.fetched_at
+        sort_at = sort_time(entry.published, now)
+        story_id, is_new_story = self._story_for(conn, entry.story_keys, sort_at, now)
+        entry_id = conn.execute(
+            insert(entries).values(
+                feed_id=feed_update.feed_id,
+                identity=entry.identity,
+                story_id=story_id,
+                first_seen_at=now,
+                changed_at=now,
+                sort_at=sort_at,
+                **_entry_values(entry),
+            )
+        ).inserted_primary_key[0]
+        story_values: dict[str, Any] = {"changed_at": now}
+        if is_new_story:
+            story_values["lead_entry_id"] = entry_id
+        conn.execute(update(stories).where(stories.c.id == story_id).values(**story_values))
+        self._insert_sections(conn, entry_id, story_id, sort_at, entry.sections)
+
+    def _update_entry(
+        self, conn: Connection, now: datetime, row: Row[Any], entry: ProcessedEntry
+    ) -> set[str]:
+        """Update an entry in place; return the sections it was in before."""
+        sort_at = sort_time(entry.published, row.first_seen_at)
+        conn.execute(
+            update(entries)
+            .where(entries.c.id == row.id)
+            .values(changed_at=now, sort_at=sort_at, **_entry_values(entry))
+        )
+        self._add_story_keys(conn, entry.story_keys, row.story_id)
+        old_sections = set(
+            conn.scalars(
+                select(entry_sections.c.section).where(entry_sections.c.entry_id == row.id)
+            )
+        )
+        conn.execute(delete(entry_sections).where(entry_sections.c.entry_id == row.id))
+        # The story's sections are the union of its entries': rebuild them.
+        conn.execute(delete(story_sections).where(story_sections.c.story_id == row.story_id))
+        self._insert_sections(conn, row.id, row.story_id, sort_at, entry.sections)
+        others = (
+            select(entry_sections.c.section).join(entries).where(entries.c.story_id == row.story_id)
+        )
+        story_sort_at = conn.scalar(select(stories.c.sort_at).where(stories.c.id == row.story_id))
+        remaining = set(conn.scalars(others.distinct())) - set(entry.sections)
+        if remaining:
+            conn.execute(
+                insert(story_sections),
+                [
+                    {"story_id": row.story_id, "section": section, "sort_at": story_sort_at}
+                    for section in sorted(remaining)
+                ],
+            )
+        conn.execute(update(stories).where(stories.c.id == row.story_id).values(changed_at=now))
+        return old_sections
+
+    def _insert_sections(
+        self,
+        conn: Connection,
+        entry_id: int,
+        story_id: int,
+        sort_at: datetime,
+        sections: tuple[str, ...],
+    ) -> None:
+        if not sections:
+            return
+        conn.execute(
+            insert(entry_sections),
+            [{"entry_id": entry_id, "section": s, "sort_at": sort_at} for s in sections],
+        )
+        story_sort_at = conn.scalar(select(stories.c.sort_at).where(stories.c.id == story_id))
+        conn.execute(
+            self._insert_ignoring_conflicts(conn, story_sections)
+            .values(
+                [{"story_id": story_id, "section": s, "sort_at": story_sort_at} for s in sections]
+            )
+            .on_conflict_do_nothing(index_elements=["story_id", "section"])
+        )
+
+    def _bump_versions(self, conn: Connection, sections: set[str], now: datetime) -> None:
+        """Mark these sections (and "*") as changed, for cached published outputs."""
+        statement = self._insert_ignoring_conflicts(conn, section_versions).values(
+            [{"section": section, "version": 1, "changed_at": now} for section in sorted(sections)]
+        )
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["section"],
+                set_={"version": section_versions.c.version + 1, "changed_at": now},
+            )
+        )
+
+    @staticmethod
+    def _insert_ignoring_conflicts(conn: Connection, table: Table) -> Any:
+        insert_fn = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        return insert_fn(table)
+
+    def _story_for(
+        self, conn: Connection, keys: tuple[str, ...], sort_at: datetime, now: datetime
+    ) -> tuple[int, bool]:
+        """Return (story id, created) for an entry with these keys, creating the story if new."""
         story_id = None
         if keys:
             story_id = conn.scalar(
@@ -170,17 +246,19 @@ class EntriesMixin(StorageBase):
                 .order_by(story_keys.c.story_id)
                 .limit(1)
             )
+        created = story_id is None
         if story_id is None:
-            story_id = conn.execute(insert(stories).values(created_at=now)).inserted_primary_key[0]
+            story_id = conn.execute(
+                insert(stories).values(created_at=now, sort_at=sort_at, changed_at=now)
+            ).inserted_primary_key[0]
         self._add_story_keys(conn, keys, story_id)
-        return int(story_id)
+        return int(story_id), created
 
     def _add_story_keys(self, conn: Connection, keys: tuple[str, ...], story_id: int) -> None:
         if not keys:
             return
-        insert_fn = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
         conn.execute(
-            insert_fn(story_keys)
+            self._insert_ignoring_conflicts(conn, story_keys)
             .values([{"key": key, "story_id": story_id} for key in keys])
             .on_conflict_do_nothing(index_elements=["key"])
         )

@@ -104,6 +104,34 @@ stories = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # The first entry that reported the story; it never changes, so neither does
+    # where the story sits in the river.
+    Column("lead_entry_id", Integer),
+    Column("sort_at", UTCDateTime, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),  # last change of any of its entries
+    Index("ix_stories_sort", "sort_at", "id"),
+)
+
+# The union of a story's entries' sections, so a section page lists stories with
+# one index range scan.
+story_sections = Table(
+    "story_sections",
+    metadata,
+    Column("story_id", Integer, ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
+    Column("section", Text, primary_key=True),
+    Column("sort_at", UTCDateTime, nullable=False),
+    Index("ix_story_sections_section_sort", "section", "sort_at", "story_id"),
+)
+
+# A counter per section (and "*" for everything) bumped by every write that
+# changes what the section shows: published outputs compare it to decide
+# whether their cached rendering is still current without rebuilding it.
+section_versions = Table(
+    "section_versions",
+    metadata,
+    Column("section", Text, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
 )
 
 story_keys = Table(
