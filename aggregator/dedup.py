@@ -106,7 +106,10 @@ def canonical_url(url: str) -> str:
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
     if port is not None and port != DEFAULT_PORTS[scheme]:
+        # A non-default port is another service: keep it, and the scheme with it.
         host = f"{host}:{port}"
+    else:
+        scheme = "https"  # the same page over http and https
     if parts.username is not None:
         userinfo = parts.username + (f":{parts.password}" if parts.password is not None else "")
         host = f"{userinfo}@{host}"
@@ -114,7 +117,7 @@ def canonical_url(url: str) -> str:
     # server sees the same values it would have seen.
     kept = [pair for pair in parts.query.split("&") if pair and not _is_noise_param(pair)]
     query = "&".join(sorted(kept))
-    return urlunsplit(("https", host, _normalise_path(parts.path), query, ""))
+    return urlunsplit((scheme, host, _normalise_path(parts.path), query, ""))
 
 
 def _hash(*parts: str) -> str:

@@ -46,9 +46,9 @@ def host_of(url: str) -> str:
         return ""
 
 
-def _safe_update(updater: Updater, feed: FeedState) -> FeedOutcome:
+def _safe_update(updater: Updater, feed: FeedState, now: datetime | None) -> FeedOutcome:
     try:
-        return updater.update_feed(feed)
+        return updater.update_feed(feed, now)
     except Exception as e:  # a bug must cost one feed, not the whole poll; logged in full
         log.exception("%s: unexpected error while updating", feed.url)
         return FeedOutcome(
@@ -67,11 +67,13 @@ def poll_feeds(
     workers: int = 16,
     per_host: int = 2,
     on_outcome: Callable[[FeedOutcome], None] | None = None,
+    now: datetime | None = None,
 ) -> PollSummary:
     """Update every feed given, at most ``workers`` at once and ``per_host`` per host.
 
     Returns the outcome of every feed, in completion order. Feeds that fail are
-    recorded as failed; this never raises for a feed's fault.
+    recorded as failed; this never raises for a feed's fault. ``now`` fixes the
+    poll's clock (tests); by default each feed uses the time it is polled.
     """
     waiting: dict[str, deque[FeedState]] = defaultdict(deque)
     for feed in feeds:
@@ -85,7 +87,7 @@ def poll_feeds(
         def dispatch() -> None:
             for host, queue in waiting.items():
                 while queue and running[host] < per_host and len(in_flight) < workers:
-                    future = pool.submit(_safe_update, updater, queue.popleft())
+                    future = pool.submit(_safe_update, updater, queue.popleft(), now)
                     in_flight[future] = host
                     running[host] += 1
 
@@ -102,7 +104,9 @@ def poll_feeds(
     return PollSummary(tuple(outcomes))
 
 
-def feeds_to_poll(updater: Updater, *, ignore_schedule: bool, now: datetime | None = None) -> list[FeedState]:
+def feeds_to_poll(
+    updater: Updater, *, ignore_schedule: bool, now: datetime | None = None
+) -> list[FeedState]:
     """Return the feeds a poll should visit: the due ones, or every active one."""
     now = now or datetime.now(UTC)
     if ignore_schedule:

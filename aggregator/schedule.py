@@ -14,7 +14,7 @@ def next_check_after_success(
     now: datetime, interval_seconds: int, *, rng: random.Random | None = None
 ) -> datetime:
     """Return the next check time after a successful poll: now + interval + jitter."""
-    jitter = (rng or random).uniform(0, JITTER_FRACTION) * interval_seconds
+    jitter = float((rng or random).uniform(0, JITTER_FRACTION)) * interval_seconds
     return now + timedelta(seconds=interval_seconds + jitter)
 
 
@@ -32,9 +32,11 @@ def next_check_after_error(
     with jitter, and never earlier than a server's Retry-After. Never gives up.
     """
     exponent = max(error_count - 1, 0)
-    delay = min(timedelta(seconds=interval_seconds) * (2 ** min(exponent, 16)), MAX_BACKOFF)
+    delay: timedelta = min(
+        timedelta(seconds=interval_seconds) * (2 ** min(exponent, 16)), MAX_BACKOFF
+    )
     delay = max(delay, MIN_RETRY)
-    delay += delay * (rng or random).uniform(0, JITTER_FRACTION)
+    delay += delay * float((rng or random).uniform(0, JITTER_FRACTION))
     if retry_after_seconds is not None:
         delay = max(delay, timedelta(seconds=retry_after_seconds))
     return now + delay

@@ -128,6 +128,7 @@ class Updater:
         return self._outcome(
             feed,
             "ok",
+            title=feed.config_title or parsed.title or feed.url,
             http_status=result.status,
             new=stored.new,
             updated=stored.updated,
@@ -184,7 +185,9 @@ class Updater:
             story_keys=story_keys(entry),
         )
 
-    def _record_failure(self, feed: FeedState, now: datetime, error: AggregatorError) -> FeedOutcome:
+    def _record_failure(
+        self, feed: FeedState, now: datetime, error: AggregatorError
+    ) -> FeedOutcome:
         status = error.status if isinstance(error, HTTPStatusError) else None
         retry_after = error.retry_after_seconds if isinstance(error, HTTPStatusError) else None
         gone = isinstance(error, FeedGoneError)
@@ -217,6 +220,7 @@ class Updater:
         feed: FeedState,
         status: Status,
         *,
+        title: str | None = None,
         http_status: int | None = None,
         new: int = 0,
         updated: int = 0,
@@ -226,7 +230,7 @@ class Updater:
         return FeedOutcome(
             feed_id=feed.id,
             url=feed.url,
-            title=feed.title,
+            title=title or feed.title,
             status=status,
             new=new,
             updated=updated,

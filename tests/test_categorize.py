@@ -15,7 +15,9 @@ CATEGORIES = (
         keywords=("Pentagon", "Navy", "missile"),
     ),
     CategoryConfig(name="US News", slug="us-news", aliases=("Us News", "U.S. News")),
-    CategoryConfig(name="World", slug="world", aliases=("International",), keywords=("U.N.", "NATO")),
+    CategoryConfig(
+        name="World", slug="world", aliases=("International",), keywords=("U.N.", "NATO")
+    ),
 )
 categorizer = Categorizer(CATEGORIES)
 
@@ -66,6 +68,9 @@ def test_categorize(
 
 def test_keywords_in_summary_count() -> None:
     result = categorizer.categorize(
-        title="Ship returns", summary_text="The Navy said the crew is safe.", tags=(), feed_category=None
+        title="Ship returns",
+        summary_text="The Navy said the crew is safe.",
+        tags=(),
+        feed_category=None,
     )
     assert result.sections == ("US Military",)

@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregator.dedup import canonical_url, content_hash, entry_identity, story_keys, text_fingerprint
+from aggregator.dedup import (
+    canonical_url,
+    content_hash,
+    entry_identity,
+    story_keys,
+    text_fingerprint,
+)
 from aggregator.models import EntryData
 
 
@@ -20,12 +26,17 @@ from aggregator.models import EntryData
         ("https://example.com:443/a", "https://example.com/a"),
         ("http://example.com:80/a", "https://example.com/a"),
         ("https://example.com:8443/a", "https://example.com:8443/a"),
+        ("http://example.com:443/a", "http://example.com:443/a"),
+        ("http://example.com:8080/a/", "http://example.com:8080/a"),
         ("https://example.com/a#section-2", "https://example.com/a"),
         ("https://example.com/a/", "https://example.com/a"),
         ("https://example.com/", "https://example.com"),
         ("https://example.com/a?utm_source=rss&utm_medium=feed", "https://example.com/a"),
         ("https://example.com/a?b=2&a=1", "https://example.com/a?a=1&b=2"),
-        ("https://example.com/a?fbclid=x&gclid=y&mc_cid=1&mc_eid=2&id=7", "https://example.com/a?id=7"),
+        (
+            "https://example.com/a?fbclid=x&gclid=y&mc_cid=1&mc_eid=2&id=7",
+            "https://example.com/a?id=7",
+        ),
         ("https://example.com/2026/11/story/amp", "https://example.com/2026/11/story"),
         ("https://example.com/2026/11/story/amp/", "https://example.com/2026/11/story"),
         ("https://example.com/?p=58395", "https://example.com?p=58395"),
@@ -82,9 +93,7 @@ def test_canonical_url_keeps_what_the_url_points_to(url: str) -> None:
     kept = sorted(
         pair
         for pair in original.query.split("&")
-        if pair
-        and not pair.startswith(("utm_", "fbclid="))
-        and pair not in ("amp=", "amp=1")
+        if pair and not pair.startswith(("utm_", "fbclid=")) and pair not in ("amp=", "amp=1")
     )
     assert sorted(p for p in canonical.query.split("&") if p) == kept
     assert canonical.fragment == ""
@@ -122,12 +131,20 @@ def test_identity_prefers_guid_then_link_then_hash() -> None:
 
 def test_content_hash_changes_with_title_or_body_only() -> None:
     base = _entry(guid="1", title="Soldier killed", content_html="<p>text</p>")
-    assert content_hash(base) == content_hash(_entry(guid="1", title="Soldier killed", content_html="<p>text</p>"))
-    assert content_hash(base) != content_hash(_entry(guid="1", title="Army identifies soldier", content_html="<p>text</p>"))
-    assert content_hash(base) != content_hash(_entry(guid="1", title="Soldier killed", content_html="<p>more</p>"))
+    assert content_hash(base) == content_hash(
+        _entry(guid="1", title="Soldier killed", content_html="<p>text</p>")
+    )
+    assert content_hash(base) != content_hash(
+        _entry(guid="1", title="Army identifies soldier", content_html="<p>text</p>")
+    )
+    assert content_hash(base) != content_hash(
+        _entry(guid="1", title="Soldier killed", content_html="<p>more</p>")
+    )
 
 
-WIRE_TEXT = "<p>" + "The Marine Corps said an MV-22 Osprey made a precautionary landing. " * 5 + "</p>"
+WIRE_TEXT = (
+    "<p>" + "The Marine Corps said an MV-22 Osprey made a precautionary landing. " * 5 + "</p>"
+)
 
 
 def test_verbatim_copy_has_same_fingerprint_whatever_the_markup() -> None:

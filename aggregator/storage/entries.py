@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, delete, insert, select, update
+from sqlalchemy import Connection, Insert, Table, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -52,6 +52,12 @@ def _entry_values(entry: ProcessedEntry) -> dict[str, Any]:
         "tags": list(entry.tags),
         "enclosures": [asdict(enclosure) for enclosure in entry.enclosures],
     }
+
+
+def _inserted_id(conn: Connection, statement: Insert) -> int:
+    key = conn.execute(statement).inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 class EntriesMixin(StorageBase):
@@ -141,7 +147,8 @@ class EntriesMixin(StorageBase):
         now = feed_update.fetched_at
         sort_at = sort_time(entry.published, now)
         story_id, is_new_story = self._story_for(conn, entry.story_keys, sort_at, now)
-        entry_id = conn.execute(
+        entry_id = _inserted_id(
+            conn,
             insert(entries).values(
                 feed_id=feed_update.feed_id,
                 identity=entry.identity,
@@ -150,8 +157,8 @@ class EntriesMixin(StorageBase):
                 changed_at=now,
                 sort_at=sort_at,
                 **_entry_values(entry),
-            )
-        ).inserted_primary_key[0]
+            ),
+        )
         story_values: dict[str, Any] = {"changed_at": now}
         if is_new_story:
             story_values["lead_entry_id"] = entry_id
@@ -159,7 +166,7 @@ class EntriesMixin(StorageBase):
         self._insert_sections(conn, entry_id, story_id, sort_at, entry.sections)
 
     def _update_entry(
-        self, conn: Connection, now: datetime, row: Row[Any], entry: ProcessedEntry
+        self, conn: Connection, now: datetime, row: Any, entry: ProcessedEntry
     ) -> set[str]:
         """Update an entry in place; return the sections it was in before."""
         sort_at = sort_time(entry.published, row.first_seen_at)
@@ -248,9 +255,9 @@ class EntriesMixin(StorageBase):
             )
         created = story_id is None
         if story_id is None:
-            story_id = conn.execute(
-                insert(stories).values(created_at=now, sort_at=sort_at, changed_at=now)
-            ).inserted_primary_key[0]
+            story_id = _inserted_id(
+                conn, insert(stories).values(created_at=now, sort_at=sort_at, changed_at=now)
+            )
         self._add_story_keys(conn, keys, story_id)
         return int(story_id), created
 

@@ -1,0 +1,122 @@
+"""The `aggregator` command, run as a user runs it: a subprocess on real files."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from aggregator.storage import schema
+from tests.conftest import REPO_ROOT
+from tests.httpserver import FeedServer
+
+
+def run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    import os
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "aggregator", *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def offline(tmp_path: Path) -> Path:
+    """A copy of the offline example, so its database lands in tmp_path."""
+    target = tmp_path / "offline"
+    shutil.copytree(REPO_ROOT / "examples" / "offline", target)
+    return target
+
+
+def test_check_passes_on_the_shipped_config() -> None:
+    result = run("check", cwd=REPO_ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout
+
+
+def test_check_reports_file_and_line_and_exits_1(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "categories:\n  - name: US News\nfeeds:\n  - url: https://a.example/feed\n"
+        "    intervall: 1h\n  - url: https://b.example/feed\n    category: US Nwes\n"
+    )
+    result = run("--config", str(config), "check", cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith(f"{config}:5: ") and "did you mean 'interval'" in lines[0]
+    assert lines[1].startswith(f"{config}:7: ") and "US News" in lines[1]
+
+
+def test_config_from_environment(offline: Path) -> None:
+    result = run("check", cwd=REPO_ROOT, env={"AGGREGATOR_CONFIG": str(offline / "feeds.yaml")})
+    assert result.returncode == 0, result.stderr
+    assert str(offline / "feeds.yaml") in result.stdout
+
+
+def test_poll_offline_example_fills_the_database(offline: Path) -> None:
+    result = run("--config", "feeds.yaml", "poll", cwd=offline)
+    assert result.returncode == 0, result.stderr
+    summary = result.stdout.strip().splitlines()
+    assert summary[-1].startswith("Polled 6 feeds: 6 ok, 0 not modified, 0 failed;")
+    engine = create_engine(f"sqlite:///{offline / 'offline.db'}")
+    with engine.connect() as conn:
+        entries = conn.scalar(select(func.count()).select_from(schema.entries))
+        stories = conn.scalar(select(func.count()).select_from(schema.stories))
+    engine.dispose()
+    assert entries and stories and stories < entries  # duplicates folded into stories
+
+    again = run("--config", "feeds.yaml", "poll", cwd=offline)
+    assert again.returncode == 0
+    assert "No feed is due" in again.stdout
+    forced = run("--config", "feeds.yaml", "poll", "--all", cwd=offline)
+    assert forced.returncode == 0
+    assert "0 new entries, 0 updated" in forced.stdout.strip().splitlines()[-1]
+
+
+def test_poll_exits_0_when_feeds_fail_and_names_the_reason(tmp_path: Path) -> None:
+    with FeedServer() as server:
+        server.route("/gone.xml", FeedServer.status(410))
+        server.route("/missing.xml", FeedServer.status(404))
+        config = tmp_path / "feeds.yaml"
+        config.write_text(
+            "polling:\n  allow_private_networks: true\n  timeout: 5s\n"
+            f"feeds:\n  - url: {server.url('/gone.xml')}\n  - url: {server.url('/missing.xml')}\n"
+        )
+        result = run("--config", str(config), "poll", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "410" in result.stdout and "404" in result.stdout
+    assert "Polled 2 feeds: 0 ok, 0 not modified, 2 failed" in result.stdout
+
+
+def test_poll_refuses_an_invalid_config(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text("feeds:\n  - url: ftp://example.org/feed\n")
+    result = run("--config", str(config), "poll", cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"{config}:2:" in result.stderr
+
+
+def test_database_url_from_environment(offline: Path, tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere.db"
+    result = run(
+        "--config",
+        "feeds.yaml",
+        "poll",
+        cwd=offline,
+        env={"AGGREGATOR_DATABASE_URL": f"sqlite:///{other}"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert other.exists()
+    assert not (offline / "offline.db").exists()

@@ -1,0 +1,179 @@
+"""The labeled newsroom scenario, served as real feeds in each outlet's format.
+
+Exact duplicates (same canonical URL, verbatim wire text) must become one story,
+updated items must change in place, and each story should land in its true
+section: the accuracy is printed (run with -s to see it).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from aggregator.config import slugify
+from aggregator.dedup import canonical_url
+from aggregator.fetch import Fetcher, FetchLimits
+from aggregator.models import CategoryConfig, Config, FeedConfig, PollingConfig
+from aggregator.poll import poll_feeds
+from aggregator.storage import Storage, schema
+from aggregator.update import Updater
+from tests.conftest import require_shared
+from tests.httpserver import FeedServer
+from tests.newsroom import CONTENT_TYPES, load_scenario, render, variants_by_outlet
+
+
+@pytest.fixture(scope="module")
+def scenario() -> dict[str, Any]:
+    return load_scenario(require_shared("fixtures/newsroom-dev.json"))
+
+
+def scenario_config(scenario: dict[str, Any], server: FeedServer) -> Config:
+    categories = tuple(
+        CategoryConfig(
+            name=c["name"],
+            slug=slugify(c["name"]),
+            aliases=tuple(c["aliases"]),
+            keywords=tuple(c["keywords"]),
+        )
+        for c in scenario["categories"]
+    )
+    feeds = tuple(
+        FeedConfig(url=server.url(f"/{o['id']}"), title=o["title"], category=o["default_category"])
+        for o in scenario["outlets"]
+    )
+    return Config(
+        path="newsroom.yaml",
+        polling=PollingConfig(allow_private_networks=True),
+        categories=categories,
+        feeds=feeds,
+    )
+
+
+def serve_outlets(server: FeedServer, scenario: dict[str, Any], *, with_updates: bool) -> None:
+    items = variants_by_outlet(scenario, with_updates=with_updates)
+    for outlet in scenario["outlets"]:
+        body = render(outlet, items[outlet["id"]])
+        etag = '"v2"' if with_updates else '"v1"'
+        server.route(
+            f"/{outlet['id']}",
+            FeedServer.feed(
+                body, content_type=CONTENT_TYPES[outlet["format"]], etag=etag, last_modified=None
+            ),
+        )
+
+
+def poll(config: Config, storage: Storage, now: datetime) -> None:
+    storage.sync_feeds(config.feeds, now)
+    fetcher = Fetcher(FetchLimits.from_polling(config.polling))
+    try:
+        summary = poll_feeds(storage.due_feeds(now), Updater.from_config(config, storage, fetcher))
+    finally:
+        fetcher.close()
+    failed = [o for o in summary.outcomes if o.status == "failed"]
+    assert not failed, failed
+
+
+@pytest.fixture
+def polled(scenario: dict[str, Any], storage: Storage) -> Iterator[dict[tuple[str, str], Any]]:
+    """Poll every outlet twice (first versions, then updates); return rows by (outlet, guid)."""
+    with FeedServer() as server:
+        config = scenario_config(scenario, server)
+        now = datetime(2026, 11, 30, tzinfo=UTC)
+        serve_outlets(server, scenario, with_updates=False)
+        poll(config, storage, now)
+        serve_outlets(server, scenario, with_updates=True)
+        poll(config, storage, now + timedelta(hours=1))
+        outlet_of = {server.url(f"/{o['id']}"): o["id"] for o in scenario["outlets"]}
+        with storage.read() as conn:
+            rows = conn.execute(
+                select(schema.entries, schema.feeds.c.url.label("feed_url")).join(schema.feeds)
+            ).all()
+            sections: dict[int, set[str]] = defaultdict(set)
+            for entry_id, section in conn.execute(
+                select(schema.entry_sections.c.entry_id, schema.entry_sections.c.section)
+            ):
+                sections[entry_id].add(section)
+        yield {
+            (outlet_of[row.feed_url], row.guid): {"row": row, "sections": sections[row.id]}
+            for row in rows
+        }
+
+
+def latest_variants(
+    scenario: dict[str, Any],
+) -> dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]]:
+    latest: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
+    for story in scenario["stories"]:
+        for variant in story["variants"]:
+            latest[(variant["outlet"], variant["guid"])] = (story, variant)
+    return latest
+
+
+def test_every_item_stored_once_and_updates_change_in_place(
+    scenario: dict[str, Any], polled: dict[tuple[str, str], Any]
+) -> None:
+    expected = latest_variants(scenario)
+    assert set(polled) == set(expected)
+    for key, (_story, variant) in expected.items():
+        assert polled[key]["row"].title == variant["title"], key
+
+
+def test_exact_duplicates_are_one_story(
+    scenario: dict[str, Any], polled: dict[tuple[str, str], Any]
+) -> None:
+    expected = latest_variants(scenario)
+    exact_pairs = 0
+    for story in scenario["stories"]:
+        variants = [v for v in story["variants"] if expected[(v["outlet"], v["guid"])][1] is v]
+        for i, a in enumerate(variants):
+            for b in variants[i + 1 :]:
+                same_url = canonical_url(a["url"]) == canonical_url(b["url"])
+                verbatim = a["title"] == b["title"] and a["content_html"] == b["content_html"]
+                if same_url or verbatim:
+                    exact_pairs += 1
+                    story_a = polled[(a["outlet"], a["guid"])]["row"].story_id
+                    story_b = polled[(b["outlet"], b["guid"])]["row"].story_id
+                    assert story_a == story_b, (story["id"], a["url"], b["url"])
+    assert exact_pairs >= 5  # the scenario has wire copies and reposts to find
+    print(f"\nexact duplicate pairs merged: {exact_pairs}")
+
+
+def test_different_stories_never_share_a_story(
+    scenario: dict[str, Any], polled: dict[tuple[str, str], Any]
+) -> None:
+    expected = latest_variants(scenario)
+    stories_of_cluster: dict[int, set[str]] = defaultdict(set)
+    for key, value in polled.items():
+        stories_of_cluster[value["row"].story_id].add(expected[key][0]["id"])
+    merged_wrongly = {cluster: ids for cluster, ids in stories_of_cluster.items() if len(ids) > 1}
+    assert not merged_wrongly
+
+
+def test_section_accuracy(scenario: dict[str, Any], polled: dict[tuple[str, str], Any]) -> None:
+    expected = latest_variants(scenario)
+    hits = exact = extra = 0
+    misses = []
+    for key, value in polled.items():
+        true_slug = slugify(expected[key][0]["category"])
+        if true_slug in value["sections"]:
+            hits += 1
+            if value["sections"] == {true_slug}:
+                exact += 1
+            else:
+                extra += 1
+        else:
+            misses.append((key, true_slug, sorted(value["sections"])))
+    total = len(polled)
+    accuracy = hits / total
+    print(
+        f"\nsection accuracy: {hits}/{total} = {accuracy:.1%} items in their true section; "
+        f"{exact} in it alone, {extra} also in another; {len(misses)} missed"
+    )
+    for miss in misses:
+        print("  missed:", miss)
+    assert accuracy >= 0.8
