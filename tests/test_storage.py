@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -374,3 +375,38 @@ def test_section_versions_bump_only_when_something_changes(storage: Storage) -> 
     assert after["us-news"][0] == first["us-news"][0] + 1  # it left us-news
     assert after["world"][0] == 1
     assert storage.list_stories(sections=("us-news",)).stories == ()
+
+
+def test_claims_never_hand_one_feed_to_two_pollers(storage: Storage) -> None:
+    ids = add_feeds(storage, *[f"https://f{i}.example/feed" for i in range(6)])
+    first = storage.claim_due_feeds(NOW, owner="a", lease_seconds=300, limit=4)
+    second = storage.claim_due_feeds(NOW, owner="b", lease_seconds=300)
+    assert len(first) == 4 and len(second) == 2
+    assert {f.id for f in first} | {f.id for f in second} == set(ids)
+    assert storage.claim_due_feeds(NOW, owner="c", lease_seconds=300) == []
+    # Recording a result releases the lease; an expired lease can be taken over.
+    storage.store_feed_update(replace_next_check(make_update(first[0].id), NOW))
+    assert [f.id for f in storage.claim_due_feeds(NOW, owner="c", lease_seconds=300)] == [
+        first[0].id
+    ]
+    later = NOW + timedelta(minutes=6)
+    taken_over = storage.claim_due_feeds(later, owner="d", lease_seconds=300)
+    assert {f.id for f in taken_over} == set(ids)
+
+
+def replace_next_check(update: FeedUpdate, next_check_at: datetime) -> FeedUpdate:
+    return replace(update, next_check_at=next_check_at)
+
+
+def test_later_migrations_are_idempotent_and_upgrade_old_databases(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    storage = open_storage(url)
+    with storage.write() as conn:  # make it look like a database from before migration 2
+        conn.exec_driver_sql("ALTER TABLE feeds DROP COLUMN lease_owner")
+        conn.exec_driver_sql("ALTER TABLE feeds DROP COLUMN lease_until")
+        conn.exec_driver_sql("DELETE FROM schema_migrations WHERE version >= 2")
+    storage.close()
+    upgraded = open_storage(url)
+    add_feeds(upgraded, "https://a.example/feed")
+    assert len(upgraded.claim_due_feeds(NOW, owner="x", lease_seconds=60)) == 1
+    upgraded.close()

@@ -99,6 +99,8 @@ class EntriesMixin(StorageBase):
                     error_count=0,
                     retry_after_until=None,
                     next_check_at=feed_update.next_check_at,
+                    lease_owner=None,
+                    lease_until=None,
                     **(
                         {"permanent_redirect_url": feed_update.permanent_redirect_url}
                         if feed_update.permanent_redirect_url

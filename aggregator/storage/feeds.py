@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, or_, select, update
@@ -12,6 +12,7 @@ from aggregator.storage import schema
 from aggregator.storage.base import StorageBase
 
 feeds = schema.feeds
+RELEASE_LEASE = {"lease_owner": None, "lease_until": None}
 
 
 def _feed_state(row: Row[Any]) -> FeedState:
@@ -100,6 +101,38 @@ class FeedsMixin(StorageBase):
         with self.read() as conn:
             return [_feed_state(row) for row in conn.execute(query)]
 
+    def claim_due_feeds(
+        self, now: datetime, *, owner: str, lease_seconds: float, limit: int | None = None
+    ) -> list[FeedState]:
+        """Claim the due feeds no other poller holds, for ``lease_seconds``; return them.
+
+        Two processes polling one database never get the same feed: the claim is
+        one write transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: row locks,
+        skipping rows another claimer has locked). Recording the poll's result
+        releases the lease; a crashed poller's lease simply expires.
+        """
+        query = (
+            select(feeds.c.id)
+            .where(feeds.c.active.is_(True), feeds.c.gone.is_(False))
+            .where(or_(feeds.c.next_check_at.is_(None), feeds.c.next_check_at <= now))
+            .where(or_(feeds.c.lease_until.is_(None), feeds.c.lease_until <= now))
+            .order_by(feeds.c.next_check_at.is_not(None), feeds.c.next_check_at, feeds.c.id)
+            .limit(limit)
+        )
+        with self.write() as conn:
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = list(conn.scalars(query))
+            if not ids:
+                return []
+            conn.execute(
+                update(feeds)
+                .where(feeds.c.id.in_(ids))
+                .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds))
+            )
+            rows = conn.execute(select(feeds).where(feeds.c.id.in_(ids)).order_by(feeds.c.id))
+            return [_feed_state(row) for row in rows]
+
     def record_not_modified(
         self, feed_id: int, *, fetched_at: datetime, next_check_at: datetime, status: int = 304
     ) -> None:
@@ -116,6 +149,7 @@ class FeedsMixin(StorageBase):
                     error_count=0,
                     retry_after_until=None,
                     next_check_at=next_check_at,
+                    **RELEASE_LEASE,
                 )
             )
 
@@ -128,6 +162,7 @@ class FeedsMixin(StorageBase):
             "error_count": feeds.c.error_count + 1,
             "retry_after_until": failure.retry_after_until,
             "next_check_at": failure.next_check_at,
+            **RELEASE_LEASE,
         }
         if failure.gone:
             values["gone"] = True

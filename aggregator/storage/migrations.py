@@ -2,9 +2,13 @@
 
 Each migration is a function of a connection, numbered; applied versions are
 recorded in ``schema_migrations``. Never edit a migration that has shipped: add
-the next one. Migration 1 builds the schema from ``schema.metadata`` as it stands
-in 0.1.0; the first migration that changes a table must freeze a copy of the
-version-1 tables here for migration 1 to use.
+the next one.
+
+``schema.py`` always describes the current schema. Migration 1 creates whatever
+of it is missing, so a new database gets the current schema at once; every
+later migration must therefore be idempotent (add a column only if missing,
+``CREATE ... IF NOT EXISTS``), because on a new database it runs after
+migration 1 already created its tables and columns.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import Connection, Table, inspect, select
 
 from aggregator.storage import schema
 
@@ -21,11 +25,27 @@ Migration = Callable[[Connection], None]
 
 def _initial_schema(conn: Connection) -> None:
     tables = [table for table in schema.metadata.sorted_tables if table.name != "schema_migrations"]
-    schema.metadata.create_all(conn, tables=tables)
+    schema.metadata.create_all(conn, tables=tables, checkfirst=True)
+
+
+def add_column_if_missing(conn: Connection, table: Table, column_name: str) -> None:
+    """ALTER TABLE ... ADD COLUMN for a column of ``schema.py``, unless it exists."""
+    existing = {column["name"] for column in inspect(conn).get_columns(table.name)}
+    if column_name in existing:
+        return
+    column = table.c[column_name]
+    column_type = column.type.compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column_name} {column_type}")
+
+
+def _feed_leases(conn: Connection) -> None:
+    add_column_if_missing(conn, schema.feeds, "lease_owner")
+    add_column_if_missing(conn, schema.feeds, "lease_until")
 
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema: feeds, stories, story keys, entries, sections", _initial_schema),
+    (2, "feed leases, so two pollers never fetch one feed at once", _feed_leases),
 ]
 
 

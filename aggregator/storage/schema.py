@@ -97,6 +97,9 @@ feeds = Table(
     Column("retry_after_until", UTCDateTime),
     Column("next_check_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
+    # A poller claims a due feed until lease_until; others skip it meanwhile.
+    Column("lease_owner", Text),
+    Column("lease_until", UTCDateTime),
 )
 
 stories = Table(
