@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from datetime import UTC, datetime
 from typing import TextIO
 
 import click
+from waitress import create_server
 
 from aggregator import __version__
 from aggregator.config import database_url, default_config_path, load_config
@@ -15,8 +17,10 @@ from aggregator.errors import ConfigErrors, StorageError
 from aggregator.fetch import Fetcher, FetchLimits
 from aggregator.models import Config
 from aggregator.poll import PollSummary, feeds_to_poll, poll_feeds
+from aggregator.scheduler import PollScheduler
 from aggregator.storage import Storage, open_storage
 from aggregator.update import FeedOutcome, Updater
+from aggregator.web import create_app
 
 STATUS_LABELS = {"ok": "ok", "not_modified": "not modified", "failed": "FAILED"}
 
@@ -142,6 +146,43 @@ def poll(config_path: str, poll_all: bool, workers: int | None) -> None:
         click.echo(format_summary(summary))
     finally:
         fetcher.close()
+        storage.close()
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option("--no-poll", is_flag=True, help="Serve only; leave polling to another process.")
+@click.pass_obj
+def serve(config_path: str, host: str, port: int, threads: int, no_poll: bool) -> None:
+    """Serve the web reader and the merged feeds, and poll feeds in the background.
+
+    Listens on 127.0.0.1 by default: put a reverse proxy with TLS in front to
+    expose it. SIGTERM or Ctrl-C stops it cleanly: no new poll starts, polls in
+    flight finish, then it exits.
+    """
+    config = _load(config_path)
+    storage = _open(config)
+    app = create_app(config, storage=storage)
+    scheduler = None if no_poll else PollScheduler(config, storage)
+    server = create_server(app, host=host, port=port, threads=threads, ident="aggregator")
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        if scheduler:
+            scheduler.start()
+        click.echo(f"Serving on http://{host}:{server.effective_port}/  (Ctrl-C to stop)")
+        server.run()
+    except (KeyboardInterrupt, SystemExit):
+        click.echo("Stopping...", err=True)
+    finally:
+        server.close()
+        if scheduler:
+            scheduler.shutdown()
         storage.close()
 
 

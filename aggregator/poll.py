@@ -68,12 +68,14 @@ def poll_feeds(
     per_host: int = 2,
     on_outcome: Callable[[FeedOutcome], None] | None = None,
     now: datetime | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> PollSummary:
     """Update every feed given, at most ``workers`` at once and ``per_host`` per host.
 
     Returns the outcome of every feed, in completion order. Feeds that fail are
     recorded as failed; this never raises for a feed's fault. ``now`` fixes the
-    poll's clock (tests); by default each feed uses the time it is polled.
+    poll's clock (tests); by default each feed uses the time it is polled. Once
+    ``should_stop()`` is true no further feed is started; those in flight finish.
     """
     waiting: dict[str, deque[FeedState]] = defaultdict(deque)
     for feed in feeds:
@@ -85,6 +87,8 @@ def poll_feeds(
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="poll") as pool:
 
         def dispatch() -> None:
+            if should_stop is not None and should_stop():
+                return
             for host, queue in waiting.items():
                 while queue and running[host] < per_host and len(in_flight) < workers:
                     future = pool.submit(_safe_update, updater, queue.popleft(), now)

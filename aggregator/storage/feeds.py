@@ -133,6 +133,15 @@ class FeedsMixin(StorageBase):
             rows = conn.execute(select(feeds).where(feeds.c.id.in_(ids)).order_by(feeds.c.id))
             return [_feed_state(row) for row in rows]
 
+    def release_leases(self, feed_ids: list[int], *, owner: str) -> None:
+        """Give back leases on feeds a poller claimed but did not poll."""
+        with self.write() as conn:
+            conn.execute(
+                update(feeds)
+                .where(feeds.c.id.in_(feed_ids), feeds.c.lease_owner == owner)
+                .values(**RELEASE_LEASE)
+            )
+
     def record_not_modified(
         self, feed_id: int, *, fetched_at: datetime, next_check_at: datetime, status: int = 304
     ) -> None:
