@@ -9,6 +9,8 @@ cannot occupy every worker.
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -69,6 +71,7 @@ def poll_feeds(
     on_outcome: Callable[[FeedOutcome], None] | None = None,
     now: datetime | None = None,
     should_stop: Callable[[], bool] | None = None,
+    host_spacing: float = 0.0,
 ) -> PollSummary:
     """Update every feed given, at most ``workers`` at once and ``per_host`` per host.
 
@@ -76,35 +79,47 @@ def poll_feeds(
     recorded as failed; this never raises for a feed's fault. ``now`` fixes the
     poll's clock (tests); by default each feed uses the time it is polled. Once
     ``should_stop()`` is true no further feed is started; those in flight finish.
+    Requests to one host start at least ``host_spacing`` seconds apart.
     """
     waiting: dict[str, deque[FeedState]] = defaultdict(deque)
     for feed in feeds:
         waiting[host_of(feed.url)].append(feed)
     running: dict[str, int] = defaultdict(int)
+    last_start: dict[str, float] = {}
     in_flight: dict[Future[FeedOutcome], str] = {}
     outcomes: list[FeedOutcome] = []
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="poll") as pool:
 
-        def dispatch() -> None:
+        def dispatch() -> float | None:
+            """Start what may start now; return seconds until a spaced host frees up."""
             if should_stop is not None and should_stop():
-                return
+                return None
+            next_free: float | None = None
+            clock = time.monotonic()
             for host, queue in waiting.items():
                 while queue and running[host] < per_host and len(in_flight) < workers:
+                    ready_at = last_start.get(host, -math.inf) + host_spacing
+                    if ready_at > clock:
+                        wait_for = ready_at - clock
+                        next_free = wait_for if next_free is None else min(next_free, wait_for)
+                        break
                     future = pool.submit(_safe_update, updater, queue.popleft(), now)
                     in_flight[future] = host
                     running[host] += 1
+                    last_start[host] = clock
+            return next_free
 
-        dispatch()
-        while in_flight:
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+        next_free = dispatch()
+        while in_flight or (next_free is not None and any(waiting.values())):
+            done, _ = wait(in_flight, timeout=next_free, return_when=FIRST_COMPLETED)
             for future in done:
                 running[in_flight.pop(future)] -= 1
                 outcome = future.result()
                 outcomes.append(outcome)
                 if on_outcome:
                     on_outcome(outcome)
-            dispatch()
+            next_free = dispatch()
     return PollSummary(tuple(outcomes))
 
 
