@@ -1,0 +1,599 @@
+"""Feed bytes to FeedData: RSS, Atom and RDF through feedparser, JSON Feed by hand.
+
+The only module that imports feedparser. Its HTML sanitizer and relative-URI
+resolution are switched off (they dominate its run time and miss entity-encoded
+``javascript:`` links); sanitize.py cleans HTML once, later. Nothing here makes HTML
+safe: EntryData's HTML fields are raw, only stripped of XML-illegal characters.
+"""
+
+from __future__ import annotations
+
+import codecs
+import html
+import io
+import json
+import re
+import time
+import xml.sax
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+import feedparser.encodings
+import feedparser.mixin
+
+from aggregator.errors import ParseError
+from aggregator.models import Enclosure, EntryData, FeedData
+from aggregator.sanitize import html_to_text, safe_url
+from aggregator.text import clean_line, strip_xml_illegal
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
+_UTF8_CONTENT_TYPE = "application/xml; charset=utf-8"
+_MAX_WARNING = 200
+# What feedparser 6.0 raises on hostile input instead of flagging it "bozo" (found with
+# the corpus and fuzzing): ValueError for character references outside Unicode
+# (&#x110000;) and for surrogates (&#xD800;, a UnicodeEncodeError), OverflowError for
+# huge ones, TypeError for a stray </width> or </height>, KeyError for a <gml:pos> outside
+# <georss:where> or a <link> in a broken <textinput>. Only the feedparser call is guarded.
+_FEEDPARSER_CRASHES = (ValueError, OverflowError, TypeError, LookupError)
+_JSON_TYPES = frozenset({"application/feed+json", "application/json"})
+_JSON_FEED_VERSION = re.compile(r"https?://jsonfeed\.org/version/")
+_UPDATE_PERIODS = frozenset({"hourly", "daily", "weekly", "monthly", "yearly"})
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_INTEGER = re.compile(r"\s*\+?0*(\d{1,18})\s*")
+
+
+# feedparser 6.0 deduplicates categories with a linear search of the list so far
+# (_FeedParserMixin._add_tag: "if value not in tags"), so n categories in one item cost
+# n squared: 100,000 took 266 s, and itunes:keywords packs them with commas. Tags past
+# _MAX_TAGS in one item (or the feed itself) are ignored; feedparser is otherwise as is.
+_MAX_TAGS = 100
+_feedparser_add_tag = feedparser.mixin._FeedParserMixin._add_tag
+
+
+def _add_tag_capped(parser: Any, term: Any, scheme: Any, label: Any) -> None:
+    """feedparser's _add_tag, ignoring tags once the current item has _MAX_TAGS."""
+    if len(parser._get_context().get("tags", ())) < _MAX_TAGS:
+        _feedparser_add_tag(parser, term, scheme, label)
+
+
+feedparser.mixin._FeedParserMixin._add_tag = _add_tag_capped
+
+
+def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str] | None = None) -> FeedData:
+    """Return the feed in ``body``, fetched from ``url`` with response ``headers``.
+
+    Relative links resolve against ``url``. Problems that did not stop parsing are
+    summed up in ``FeedData.warning``.
+
+    Raises ParseError when ``body`` is not a feed or cannot be parsed at all.
+    """
+    if not body.strip():
+        raise ParseError(url, "not a feed: the document is empty")
+    response_headers = _response_headers(headers, url)
+    if _is_json(body, response_headers["content-type"]):
+        return _parse_json_feed(body, url)
+    return _parse_xml_feed(body, url, response_headers)
+
+
+def _response_headers(headers: Mapping[str, str] | None, url: str) -> dict[str, str]:
+    """Return the headers feedparser should see: lower-cased, with base and content type."""
+    result = {str(name).lower(): str(value) for name, value in (headers or {}).items()}
+    # feedparser resolves relative links against Content-Location.
+    result["content-location"] = url
+    media_type, _, parameters = result.get("content-type", "").partition(";")
+    media_type = media_type.strip().lower()
+    is_text_xml = media_type == "text/xml" or (
+        media_type.startswith("text/") and media_type.endswith("+xml")
+    )
+    if not media_type or (is_text_xml and "charset" not in parameters.lower()):
+        # No header (a local file) or text/xml without charset: let the BOM and XML
+        # declaration decide, default UTF-8. RFC 7303 dropped RFC 3023's us-ascii default
+        # for text/xml, which feedparser still applies.
+        result["content-type"] = "application/xml" + (";" + parameters if parameters else "")
+    else:
+        result["content-type"] = media_type + (";" + parameters if parameters else "")
+    return result
+
+
+def _is_json(body: bytes, content_type: str) -> bool:
+    """Return True when ``body`` should be read as JSON rather than XML."""
+    first = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if first in (b"{", b"<"):
+        return first == b"{"
+    return content_type.partition(";")[0] in _JSON_TYPES
+
+
+# --- XML: RSS, Atom, RDF -------------------------------------------------------
+
+
+def _parse_xml_feed(body: bytes, url: str, headers: dict[str, str]) -> FeedData:
+    """Return the feed in an XML ``body``; raises ParseError."""
+    decoded, encoding_problem = _to_utf8(body, headers, url)
+    if decoded is None:
+        document, feed_headers, line_offset = _strip_prolog(body), headers, 0
+    else:
+        document = _strip_prolog(decoded)
+        feed_headers = {**headers, "content-type": _UTF8_CONTENT_TYPE}
+        line_offset = 1 if _declaration_added(body) else 0
+    parsed = _run_feedparser(document, feed_headers, url)
+    parse_problem = _describe(_get(parsed, "bozo_exception"), line_offset)
+    warning = _join_problems([encoding_problem, parse_problem])
+    return _feed_from_parsed(parsed, url, document, warning)
+
+
+def _to_utf8(body: bytes, headers: dict[str, str], url: str) -> tuple[bytes | None, str | None]:
+    """Return ``body`` decoded as feedparser would and re-encoded as UTF-8, and the problem.
+
+    feedparser's own decoder is used so that the prolog we clean is exactly the text it
+    will parse, whatever the encoding (UTF-16, EBCDIC, UTF-7...). The bytes are None
+    when no encoding worked; the problem is None when there was none.
+
+    Raises ParseError if the decoder fails outright.
+    """
+    result: dict[str, Any] = {}
+    sniffed_headers = _with_bom_charset(headers, body)
+    try:
+        converted = feedparser.encodings.convert_to_utf8(sniffed_headers, body, result)
+    except _FEEDPARSER_CRASHES as e:
+        raise _unparseable(url, e) from e
+    problem = _describe(result.get("bozo_exception"))
+    return (converted if result.get("encoding") else None), problem
+
+
+def _run_feedparser(document: bytes, headers: dict[str, str], url: str) -> Any:
+    """Return feedparser's result for ``document``; raises ParseError if it crashes."""
+    try:
+        return feedparser.parse(
+            io.BytesIO(document),  # never the bytes themselves: feedparser would open a path
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except _FEEDPARSER_CRASHES as e:
+        raise _unparseable(url, e) from e
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_BE, "utf-32be"),
+    (codecs.BOM_UTF32_LE, "utf-32le"),  # before UTF-16 LE: it starts with the same bytes
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_BE, "utf-16be"),
+    (codecs.BOM_UTF16_LE, "utf-16le"),
+)
+
+
+def _with_bom_charset(headers: dict[str, str], body: bytes) -> dict[str, str]:
+    """Return ``headers`` with the charset a byte order mark at the start of ``body`` names.
+
+    A BOM is authoritative (XML 1.0 appendix F, RFC 7303). feedparser 6.0 tries the
+    header charset, then UTF-8, before the BOM, and UTF-16 text without its BOM is
+    valid UTF-8 (NULs between ASCII letters): a UTF-16 feed without an encoding
+    declaration would be read as garbage.
+    """
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            media_type = headers["content-type"].partition(";")[0]
+            return {**headers, "content-type": f"{media_type}; charset={encoding}"}
+    return headers
+
+
+# Markup that can appear before the root element: "<?", "<!--", "<!" and a start tag.
+_PROLOG_MARKUP = re.compile(rb"<(\?|!--|!|[A-Za-z_:\x80-\xff])")
+_DECLARATION_TOKEN = re.compile(rb"""["'\[\]>]|<!--""")
+_XML_DECLARATION = re.compile(rb"<\?xml\s")
+
+
+def _strip_prolog(data: bytes) -> bytes:
+    """Return ``data`` with everything before the root element removed but the XML declaration.
+
+    DOCTYPEs with internal subsets (entity definitions, a "billion laughs" or one huge
+    entity referenced many times), stray ENTITY declarations, comments and processing
+    instructions all go, including any hidden in comments where feedparser's own
+    line-based DOCTYPE handling would still find them. Newlines are kept so that parser
+    line numbers stay true. An unterminated comment, processing instruction or
+    declaration swallows the rest of the document, as it does in XML: the scan reads
+    each byte of the prolog a bounded number of times and never looks past the root's "<".
+    """
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    declaration = b""
+    position = start
+    while match := _PROLOG_MARKUP.search(data, position):
+        kind, at = match.group(1), match.start()
+        if kind == b"?":
+            position = _end_of(data, b"?>", match.end())
+            if not declaration and _XML_DECLARATION.match(data, at):
+                declaration = data[at:position]
+        elif kind == b"!--":
+            position = _end_of(data, b"-->", match.end())
+        elif kind == b"!":
+            position = _declaration_end(data, match.end())
+        else:
+            newlines = data.count(b"\n", start, at) - declaration.count(b"\n")
+            return data[:start] + declaration + b"\n" * newlines + data[at:]
+    newlines = data.count(b"\n", start) - declaration.count(b"\n")
+    return data[:start] + declaration + b"\n" * newlines
+
+
+def _end_of(data: bytes, terminator: bytes, position: int) -> int:
+    """Return the index after the next ``terminator`` at or after ``position``, else len(data)."""
+    found = data.find(terminator, position)
+    return len(data) if found < 0 else found + len(terminator)
+
+
+def _declaration_end(data: bytes, position: int) -> int:
+    """Return the index after the ``<!...>`` declaration whose body starts at ``position``.
+
+    Quoted strings, comments and a bracketed internal subset may contain ">". An
+    unclosed declaration ends at the end of ``data``.
+    """
+    depth = 0
+    cursor = position
+    while match := _DECLARATION_TOKEN.search(data, cursor):
+        token, cursor = match.group(), match.end()
+        if token in (b'"', b"'", b"<!--"):
+            cursor = _end_of(data, b"-->" if token == b"<!--" else token, cursor)
+        elif token == b"[":
+            depth += 1
+        elif token == b"]":
+            depth = max(depth - 1, 0)
+        elif depth == 0:
+            return cursor
+    return len(data)
+
+
+def _declaration_added(body: bytes) -> bool:
+    """Return True when feedparser will prepend an XML declaration line to ``body``."""
+    head = body[:64].replace(b"\x00", b"")
+    for bom in (b"\xef\xbb\xbf", b"\xfe\xff", b"\xff\xfe"):
+        head = head.removeprefix(bom)
+    return not head.startswith(b"<?xml")
+
+
+def _feed_from_parsed(parsed: object, url: str, document: bytes, warning: str | None) -> FeedData:
+    """Return FeedData for feedparser's result; raises ParseError when it found no feed."""
+    feed = _get(parsed, "feed")
+    title = _plain_text(feed, "title")
+    entries = tuple(_entry(raw, url) for raw in _list(_get(parsed, "entries")))
+    if not entries and not title:
+        if warning:
+            raise ParseError(url, f"not a feed: {warning}")
+        if not _get(parsed, "version"):
+            raise ParseError(url, "not a feed: no RSS, Atom or RDF document element")
+    skip_hours, skip_days = _skip_hours_and_days(document)
+    return FeedData(
+        url=url,
+        title=title or None,
+        link=safe_url(_string(_get(feed, "link")), base_url=url),
+        subtitle=_plain_text(feed, "subtitle") or None,
+        ttl_minutes=_positive_int(_get(feed, "ttl")),
+        skip_hours=skip_hours,
+        skip_days=skip_days,
+        update_period=_update_period(_get(feed, "sy_updateperiod")),
+        update_frequency=_positive_int(_get(feed, "sy_updatefrequency")),
+        entries=entries,
+        warning=warning,
+    )
+
+
+def _entry(entry: object, feed_url: str) -> EntryData:
+    """Return EntryData for one of feedparser's entries (any shape: keys may be missing)."""
+    summary_html = _summary_html(entry)
+    content_html = _content_html(entry)
+    return EntryData(
+        guid=clean_line(_string(_get(entry, "id"))) or None,
+        link=_entry_link(entry, feed_url),
+        title=_plain_text(entry, "title"),
+        summary_html=summary_html,
+        content_html="" if content_html.strip() == summary_html.strip() else content_html,
+        author=clean_line(_string(_get(entry, "author"))) or None,
+        published=_utc_datetime(_get(entry, "published_parsed")),
+        updated=_utc_datetime(_get(entry, "updated_parsed")),
+        tags=_tags(entry),
+        enclosures=_enclosures(entry, feed_url),
+    )
+
+
+def _plain_text(container: object, key: str) -> str:
+    """Return ``container[key]`` as one line of plain text, stripping tags if it is HTML."""
+    value = _string(_get(container, key))
+    content_type = _string(_get(_get(container, f"{key}_detail"), "type"))
+    return html_to_text(value) if content_type in _HTML_TYPES else clean_line(value)
+
+
+def _summary_html(entry: object) -> str:
+    """Return the entry's summary as HTML, or "" when it has none of its own."""
+    detail = _get(entry, "summary_detail")
+    if detail is None:
+        # feedparser fills a missing summary with a copy of the content, and gives
+        # that copy no summary_detail: the entry really has no summary.
+        return ""
+    summary = _string(_get(entry, "summary"))
+    return _as_html(summary, _string(_get(detail, "type")) or "text/html")
+
+
+def _content_html(entry: object) -> str:
+    """Return the entry's best content (HTML over plain text) as HTML, or ""."""
+    contents = _list(_get(entry, "content"))
+    ranked = sorted(contents, key=lambda c: _string(_get(c, "type")) not in _HTML_TYPES)
+    for content in ranked:
+        converted = _as_html(_string(_get(content, "value")), _string(_get(content, "type")))
+        if converted:
+            return converted
+    return ""
+
+
+def _as_html(value: str, content_type: str) -> str:
+    """Return ``value`` as HTML: HTML as is, text and XML escaped, other types dropped."""
+    if content_type in _HTML_TYPES:
+        return strip_xml_illegal(value)
+    if content_type.startswith("text/") or content_type.endswith("xml"):
+        return _text_to_html(value)
+    return ""
+
+
+def _text_to_html(text: str) -> str:
+    """Return plain ``text`` as escaped HTML: blank lines part paragraphs, newlines break."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", strip_xml_illegal(text)) if p.strip()]
+    escaped = [html.escape(p).replace("\n", "<br>") for p in paragraphs]
+    if len(escaped) == 1:
+        return escaped[0]
+    return "".join(f"<p>{p}</p>" for p in escaped)
+
+
+def _entry_link(entry: object, feed_url: str) -> str | None:
+    """Return the entry's first http(s) link (its link, then rel=alternate links)."""
+    candidates = [_get(entry, "link")] + [
+        _get(link, "href")
+        for link in _list(_get(entry, "links"))
+        if _get(link, "rel") in (None, "alternate")
+    ]
+    for candidate in candidates:
+        link = safe_url(_string(candidate) or None, base_url=feed_url)
+        if link:
+            return link
+    return None
+
+
+def _enclosures(entry: object, feed_url: str) -> tuple[Enclosure, ...]:
+    """Return the entry's rel=enclosure links with http(s) URLs, first of each URL kept.
+
+    Relative URLs resolve against the feed URL (feedparser has already applied xml:base).
+    """
+    found: dict[str, Enclosure] = {}
+    for link in _list(_get(entry, "links")):
+        if _get(link, "rel") != "enclosure":
+            continue
+        enclosure_url = safe_url(_string(_get(link, "href")) or None, base_url=feed_url)
+        if enclosure_url and enclosure_url not in found:
+            found[enclosure_url] = Enclosure(
+                url=enclosure_url,
+                type=clean_line(_string(_get(link, "type"))) or None,
+                length=_non_negative_int(_get(link, "length")),
+            )
+    return tuple(found.values())
+
+
+def _tags(entry: object) -> tuple[str, ...]:
+    """Return the entry's category terms (labels when a term is empty), deduplicated."""
+    names = (
+        clean_line(_string(_get(tag, "term"))) or clean_line(_string(_get(tag, "label")))
+        for tag in _list(_get(entry, "tags"))
+    )
+    return _unique_casefolded(names)
+
+
+def _unique_casefolded(names: Iterable[str]) -> tuple[str, ...]:
+    """Return the non-empty ``names`` without case-insensitive repeats, first spelling kept."""
+    seen: dict[str, str] = {}
+    for name in names:
+        if name and name.casefold() not in seen:
+            seen[name.casefold()] = name
+    return tuple(seen.values())
+
+
+def _utc_datetime(value: object) -> datetime | None:
+    """Return feedparser's UTC struct_time as an aware datetime; None if absent or impossible."""
+    if not isinstance(value, time.struct_time):
+        return None
+    try:
+        # A leap second (tm_sec 60) is real but datetime cannot hold it.
+        return datetime(*value[:5], min(value.tm_sec, 59), tzinfo=UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+# --- scheduling hints ------------------------------------------------------------
+
+_FIRST_ITEM = re.compile(rb"<(?:[\w.-]+:)?(?:item|entry)[\s/>]")
+_SKIP_BLOCK = {
+    "hours": re.compile(rb"<(?:[\w.-]+:)?skipHours\s*>", re.IGNORECASE),
+    "days": re.compile(rb"<(?:[\w.-]+:)?skipDays\s*>", re.IGNORECASE),
+}
+_SKIP_VALUE = {
+    "hours": re.compile(rb"<(?:[\w.-]+:)?hour\s*>\s*(\d{1,2})\s*<", re.IGNORECASE),
+    "days": re.compile(rb"<(?:[\w.-]+:)?day\s*>\s*([A-Za-z]{3,9})\s*<", re.IGNORECASE),
+}
+_SKIP_CLOSE = re.compile(rb"</(?:[\w.-]+:)?skip", re.IGNORECASE)
+_SKIP_BLOCK_LIMIT = 4096
+
+
+def _skip_hours_and_days(document: bytes) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """Return RSS <skipHours> (0-23) and <skipDays> (capitalized English names).
+
+    feedparser keeps only the last <hour> and <day>, so they are read from the UTF-8
+    document: the channel part before the first item, or after the last one.
+    """
+    first_item = _FIRST_ITEM.search(document)
+    head = document[: first_item.start()] if first_item else document
+    last_item_end = document.rfind(b"</item>")
+    tail = document[last_item_end:] if first_item and last_item_end >= 0 else b""
+    hours = {int(value) % 24 for value in _skip_values(head, tail, "hours")}  # 24 means 0
+    days = {value.decode().capitalize() for value in _skip_values(head, tail, "days")}
+    return tuple(sorted(hours)), tuple(day for day in _DAYS if day in days)
+
+
+def _skip_values(head: bytes, tail: bytes, kind: str) -> list[bytes]:
+    """Return the raw values inside the first skipHours/skipDays block of head or tail."""
+    for region in (head, tail):
+        block = _SKIP_BLOCK[kind].search(region)
+        if block:
+            text = region[block.end() : block.end() + _SKIP_BLOCK_LIMIT]
+            close = _SKIP_CLOSE.search(text)
+            values = _SKIP_VALUE[kind].findall(text, 0, close.start() if close else len(text))
+            return [v for v in values if kind != "hours" or int(v) <= 24]
+    return []
+
+
+def _update_period(value: object) -> str | None:
+    """Return sy:updatePeriod lower-cased when it is one of the five defined periods."""
+    period = _string(value).strip().lower()
+    return period if period in _UPDATE_PERIODS else None
+
+
+# --- JSON Feed 1.0 / 1.1 -----------------------------------------------------------
+
+
+def _parse_json_feed(body: bytes, url: str) -> FeedData:
+    """Return the JSON Feed in ``body``; raises ParseError when it is not one."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as e:
+        # ValueError covers JSONDecodeError, UnicodeDecodeError and over-long integers.
+        raise _unparseable(url, e) from e
+    if not isinstance(document, dict) or not _JSON_FEED_VERSION.match(
+        _string(document.get("version"))
+    ):
+        raise ParseError(url, "not a feed: JSON without a jsonfeed.org version")
+    feed_author = _json_authors(document)
+    return FeedData(
+        url=url,
+        title=clean_line(_string(document.get("title"))) or None,
+        link=safe_url(_string(document.get("home_page_url")) or None, base_url=url),
+        subtitle=clean_line(_string(document.get("description"))) or None,
+        entries=tuple(
+            _json_entry(item, url, feed_author)
+            for item in _list(document.get("items"))
+            if isinstance(item, dict)
+        ),
+    )
+
+
+def _json_entry(item: dict[str, Any], feed_url: str, feed_author: str | None) -> EntryData:
+    """Return EntryData for one JSON Feed item (missing or odd-typed keys tolerated)."""
+    item_id = item.get("id")
+    if isinstance(item_id, int | float) and not isinstance(item_id, bool):
+        item_id = str(item_id)  # JSON Feed 1.0 allowed numbers; 1.1 says coerce
+    content_html = strip_xml_illegal(_string(item.get("content_html")))
+    if not content_html:
+        content_html = _text_to_html(_string(item.get("content_text")))
+    summary_html = _text_to_html(_string(item.get("summary")))
+    link = safe_url(_string(item.get("url")) or None, base_url=feed_url)
+    return EntryData(
+        guid=clean_line(_string(item_id)) or None,
+        link=link or safe_url(_string(item.get("external_url")) or None, base_url=feed_url),
+        title=clean_line(_string(item.get("title"))),
+        summary_html=summary_html,
+        content_html="" if content_html == summary_html else content_html,
+        author=_json_authors(item) or feed_author,
+        published=_json_datetime(item.get("date_published")),
+        updated=_json_datetime(item.get("date_modified")),
+        tags=_unique_casefolded(clean_line(_string(tag)) for tag in _list(item.get("tags"))),
+        enclosures=_json_attachments(item, feed_url),
+    )
+
+
+def _json_authors(container: dict[str, Any]) -> str | None:
+    """Return the names of ``authors`` (1.1) or ``author`` (1.0), comma-separated, or None."""
+    authors = _list(container.get("authors")) or [container.get("author")]
+    names = [clean_line(_string(_get(author, "name"))) for author in authors]
+    return ", ".join(name for name in names if name) or None
+
+
+def _json_attachments(item: dict[str, Any], feed_url: str) -> tuple[Enclosure, ...]:
+    """Return the item's attachments with http(s) URLs as enclosures."""
+    found: dict[str, Enclosure] = {}
+    for attachment in _list(item.get("attachments")):
+        attachment_url = safe_url(_string(_get(attachment, "url")) or None, base_url=feed_url)
+        if attachment_url and attachment_url not in found:
+            found[attachment_url] = Enclosure(
+                url=attachment_url,
+                type=clean_line(_string(_get(attachment, "mime_type"))) or None,
+                length=_non_negative_int(_get(attachment, "size_in_bytes")),
+            )
+    return tuple(found.values())
+
+
+def _json_datetime(value: object) -> datetime | None:
+    """Return an RFC 3339 date as an aware UTC datetime (naive means UTC); None if invalid."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+# --- small tolerant accessors --------------------------------------------------------
+
+
+def _get(container: object, key: str) -> Any:
+    """Return ``container[key]`` for a dict, else None.
+
+    ``dict.get`` bypasses FeedParserDict's aliases (``updated`` silently falling back
+    to ``published`` with a DeprecationWarning, ``description`` to ``summary``...).
+    """
+    return dict.get(container, key) if isinstance(container, dict) else None
+
+
+def _string(value: object) -> str:
+    """Return ``value`` if it is a str, else ""."""
+    return value if isinstance(value, str) else ""
+
+
+def _list(value: object) -> list[Any]:
+    """Return ``value`` if it is a list, else []."""
+    return value if isinstance(value, list) else []
+
+
+def _non_negative_int(value: object) -> int | None:
+    """Return an int from an int or a decimal string; None for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value >= 0 else None
+    match = _INTEGER.fullmatch(value) if isinstance(value, str) else None
+    return int(match.group(1)) if match else None
+
+
+def _positive_int(value: object) -> int | None:
+    """Return a positive int from ``value`` (see _non_negative_int), else None."""
+    number = _non_negative_int(value)
+    return number if number else None
+
+
+def _describe(problem: object, line_offset: int = 0) -> str | None:
+    """Return a short description of a feedparser bozo exception, or None for none."""
+    if not isinstance(problem, BaseException):
+        return None
+    if isinstance(problem, xml.sax.SAXParseException):
+        text, line = problem.getMessage(), problem.getLineNumber()
+        if line is not None:
+            text += f" (line {line - line_offset}, column {problem.getColumnNumber()})"
+    else:
+        text = str(problem) or type(problem).__name__
+    return clean_line(text)[:_MAX_WARNING]
+
+
+def _unparseable(url: str, error: Exception) -> ParseError:
+    """Return the ParseError for a parser that gave up with ``error``."""
+    reason = clean_line(f"{type(error).__name__}: {error}")[:_MAX_WARNING]
+    return ParseError(url, f"unable to parse feed: {reason}")
+
+
+def _join_problems(problems: list[str | None]) -> str | None:
+    """Return the distinct problems joined with "; ", or None when there are none."""
+    distinct = list(dict.fromkeys(p for p in problems if p))
+    return "; ".join(distinct)[:_MAX_WARNING] or None
