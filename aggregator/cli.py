@@ -11,7 +11,7 @@ from typing import TextIO
 import click
 from waitress import create_server
 
-from aggregator import __version__
+from aggregator import __version__, websub
 from aggregator.config import database_url, default_config_path, load_config
 from aggregator.errors import ConfigErrors, StorageError
 from aggregator.fetch import Fetcher, FetchLimits
@@ -136,6 +136,7 @@ def poll(config_path: str, poll_all: bool, workers: int | None) -> None:
         if not feeds:
             click.echo("No feed is due. Use --all to poll every feed now.")
             return
+        versions_before = websub.snapshot(config, storage)
         summary = poll_feeds(
             feeds,
             updater,
@@ -144,6 +145,7 @@ def poll(config_path: str, poll_all: bool, workers: int | None) -> None:
             on_outcome=_Progress(len(feeds), sys.stderr),
         )
         click.echo(format_summary(summary))
+        websub.ping_changes(config, storage, versions_before)
     finally:
         fetcher.close()
         storage.close()

@@ -42,7 +42,9 @@ from aggregator.models import (
     CategoryConfig,
     Config,
     FeedConfig,
+    OutputConfig,
     PollingConfig,
+    PublishConfig,
     SiteConfig,
     StorageConfig,
 )
@@ -243,11 +245,29 @@ class _Top(_Section):
     polling: Any = None
     categories: Any = None
     feeds: Any = None
+    publish: Any = None
+    outputs: Any = None
+
+
+def _absolute_http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an absolute http(s) URL, got {value!r}")
+    if any(c.isspace() for c in value):
+        raise ValueError(f"URL {value!r} contains whitespace")
+    return value
 
 
 class _Site(_Section):
     title: Text = SiteConfig.title
     base_url: str = SiteConfig.base_url
+    icon: Annotated[str | None, BeforeValidator(_optional_text)] = None
+    websub_hub: Annotated[str | None, BeforeValidator(_optional_text)] = None
+
+    @field_validator("icon", "websub_hub")
+    @classmethod
+    def _optional_absolute_http(cls, value: str | None) -> str | None:
+        return None if value is None else _absolute_http_url(value)
 
     @field_validator("base_url")
     @classmethod
@@ -285,6 +305,29 @@ class _Category(_Section):
     keywords: Annotated[list[Text], BeforeValidator(_as_list)] = []
 
 
+class _Publish(_Section):
+    page_size: Annotated[int, BeforeValidator(_count_between(1, 1000))] = PublishConfig.page_size
+
+
+class _Output(_Section):
+    name: str
+    title: Text
+    description: Annotated[str | None, BeforeValidator(_optional_text)] = None
+    categories: Annotated[list[str], BeforeValidator(_as_list)] = []
+    include: Annotated[list[Text], BeforeValidator(_as_list)] = []
+    exclude: Annotated[list[Text], BeforeValidator(_as_list)] = []
+
+    @field_validator("name")
+    @classmethod
+    def _url_slug(cls, value: str) -> str:
+        if not value or slugify(value) != value:
+            hint = f" (e.g. {slugify(value)!r})" if slugify(value) else ""
+            raise ValueError(
+                f"{value!r} is not a URL slug: use lower-case letters, digits and '-'{hint}"
+            )
+        return value
+
+
 class _Feed(_Section):
     url: str
     title: Annotated[str | None, BeforeValidator(_optional_text)] = None
@@ -306,6 +349,8 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "polling": tuple(_Polling.model_fields),
     "categories": tuple(_Category.model_fields),
     "feeds": tuple(_Feed.model_fields),
+    "publish": tuple(_Publish.model_fields),
+    "outputs": tuple(_Output.model_fields),
 }
 
 
@@ -665,13 +710,22 @@ class _Loader:
         polling = self.section(_Polling, "polling") or _Polling()
         categories, known_labels = self.categories()
         feeds = self.feeds(known_labels)
+        publish = self.section(_Publish, "publish") or _Publish()
+        outputs = self.outputs(categories, known_labels)
         return Config(
             path=str(Path(os.path.abspath(self.path))),
-            site=SiteConfig(title=site.title, base_url=site.base_url),
+            site=SiteConfig(
+                title=site.title,
+                base_url=site.base_url,
+                icon=site.icon,
+                websub_hub=site.websub_hub,
+            ),
             storage=StorageConfig(url=storage.url if storage else StorageConfig.url),
             polling=self.polling_config(polling),
             categories=tuple(categories),
             feeds=tuple(feeds),
+            publish=PublishConfig(page_size=publish.page_size),
+            outputs=tuple(outputs),
         )
 
     def polling_config(self, polling: _Polling) -> PollingConfig:
@@ -824,13 +878,67 @@ class _Loader:
         """Return the canonical name of the category a feed names (by name or alias)."""
         if written is None:
             return None
+        return self.category_named(written, (*loc, "category"), known)
+
+    def category_named(self, written: str, where: Loc, known: dict[str, str]) -> str | None:
+        """Return the canonical name of the category ``written`` (a name or alias) means,
+        or None after recording an "unknown category" error at ``where``."""
         name = known.get(fold_label(written))
         if name is not None:
             return name
-        where = (*loc, "category")
         message = f"{_dotted(where)}: unknown category {written!r}"
         self.error(message + _category_hint(written, known), self.line(where))
         return None
+
+    def outputs(
+        self, categories: list[CategoryConfig], known: dict[str, str]
+    ) -> list[OutputConfig]:
+        """Return the valid custom outputs; names must not collide with each other, with
+        a category's URL slug or with "all"."""
+        urls_taken = {category.slug: f"category {category.name!r}" for category in categories}
+        result: list[OutputConfig] = []
+        for index, data in self.items("outputs", "name"):
+            loc: Loc = ("outputs", index)
+            model = self.validate(_Output, data, loc)
+            if model is None or not self.claim_output_name(model.name, loc, urls_taken):
+                continue
+            names = [
+                self.category_named(written, (*loc, "categories", position), known)
+                for position, written in enumerate(model.categories)
+            ]
+            if None in names:
+                continue
+            result.append(
+                OutputConfig(
+                    name=model.name,
+                    title=model.title,
+                    description=model.description,
+                    categories=tuple(dict.fromkeys(name for name in names if name)),
+                    include=tuple(_unique(model.include)),
+                    exclude=tuple(_unique(model.exclude)),
+                    line=self.line(loc),
+                )
+            )
+        return result
+
+    def claim_output_name(self, name: str, loc: Loc, urls_taken: dict[str, str]) -> bool:
+        where = (*loc, "name")
+        if name in RESERVED_SLUGS:
+            self.error(
+                f"{_dotted(where)}: {name!r} would publish at /feeds/{name}.atom, "
+                "which is reserved for all items; choose another name",
+                self.line(where),
+            )
+            return False
+        if name in urls_taken:
+            self.error(
+                f"{_dotted(where)}: {name!r} would publish at /feeds/{name}.atom, "
+                f"which is already the URL of {urls_taken[name]}; choose another name",
+                self.line(where),
+            )
+            return False
+        urls_taken[name] = f"output {name!r} (line {self.line(where)})"
+        return True
 
 
 def _category_hint(written: str, known: dict[str, str]) -> str:

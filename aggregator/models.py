@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 # --- configuration (built by config.py) ---------------------------------------
 
@@ -16,6 +17,8 @@ from datetime import datetime
 class SiteConfig:
     title: str = "Newsroom"
     base_url: str = "http://localhost:8000"
+    icon: str | None = None  # absolute http(s) URL of a square icon for the merged feeds
+    websub_hub: str | None = None  # absolute http(s) URL of a WebSub hub to ping
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,11 @@ class PollingConfig:
     timeout_seconds: float = 30.0  # total deadline per fetch
     connect_timeout_seconds: float = 10.0
     max_body_bytes: int = 15 * 1024 * 1024
+    min_interval_seconds: int = 5 * 60  # no feed is polled more often, whatever it asks
+    max_interval_seconds: int = 24 * 3600  # nor less often, unless it failed or is gone
+    host_spacing_seconds: float = 1.0  # between two requests to one host
+    error_threshold: int = 3  # consecutive errors before a feed is flagged
+    retention_seconds: int | None = 90 * 86400  # None keeps entries forever
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,24 @@ class FeedConfig:
 
 
 @dataclass(frozen=True)
+class PublishConfig:
+    page_size: int = 50  # entries per page of a merged feed
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """A custom merged feed, published at /feeds/<name>.atom|.rss|.json."""
+
+    name: str  # URL slug, unique among outputs and category slugs, never "all"
+    title: str
+    description: str | None = None
+    categories: tuple[str, ...] = ()  # category *names*; () means every section
+    include: tuple[str, ...] = ()  # phrases; a story must mention one (none: no filter)
+    exclude: tuple[str, ...] = ()  # phrases; a story mentioning any is left out
+    line: int | None = None  # line in feeds.yaml, for messages
+
+
+@dataclass(frozen=True)
 class Config:
     path: str  # the feeds.yaml this came from
     site: SiteConfig = field(default_factory=SiteConfig)
@@ -63,6 +89,8 @@ class Config:
     polling: PollingConfig = field(default_factory=PollingConfig)
     categories: tuple[CategoryConfig, ...] = ()
     feeds: tuple[FeedConfig, ...] = ()
+    publish: PublishConfig = field(default_factory=PublishConfig)
+    outputs: tuple[OutputConfig, ...] = ()
 
 
 # --- fetching (built by fetch.py) ----------------------------------------------
@@ -159,10 +187,19 @@ class FeedState:
     gone: bool
     retry_after_until: datetime | None
     next_check_at: datetime | None
+    # Where to fetch from: a permanent redirect seen 3 times in a row, else url.
+    fetch_url: str | None = None
+    redirect_target: str | None = None  # last permanent redirect target seen...
+    redirect_count: int = 0  # ...this many times in a row
+    publisher_hints: dict[str, Any] | None = None  # ttl, skipHours, ... as last seen
 
     @property
     def title(self) -> str:
         return self.config_title or self.feed_title or self.url
+
+    @property
+    def effective_url(self) -> str:
+        return self.fetch_url or self.url
 
 
 @dataclass(frozen=True)
@@ -185,6 +222,7 @@ class ProcessedEntry:
     enclosures: tuple[Enclosure, ...]
     sections: tuple[str, ...]  # category slugs
     story_keys: tuple[str, ...]
+    source_tags: tuple[str, ...] = ()  # every tag the item carried
 
 
 @dataclass(frozen=True)
@@ -203,6 +241,12 @@ class FeedUpdate:
     permanent_redirect_url: str | None
     next_check_at: datetime
     entries: tuple[ProcessedEntry, ...] = ()
+    duration_ms: int | None = None
+    body_bytes: int | None = None
+    publisher_hints: dict[str, Any] | None = None
+    redirect_target: str | None = None
+    redirect_count: int = 0
+    fetch_url: str | None = None  # set when a permanent redirect is confirmed
 
 
 @dataclass(frozen=True)
@@ -217,6 +261,21 @@ class FeedFailure:
     gone: bool = False
     retry_after_until: datetime | None = None
     permanent_redirect_url: str | None = None
+    duration_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class FetchAttempt:
+    """One poll of a feed, as kept in its history."""
+
+    attempted_at: datetime
+    outcome: str  # ok, not_modified, failed
+    http_status: int | None
+    duration_ms: int | None
+    bytes: int | None
+    new_entries: int
+    updated_entries: int
+    error: str | None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from aggregator import metrics
 from aggregator.models import FeedState
 from aggregator.update import FeedOutcome, Updater
 
@@ -49,17 +50,20 @@ def host_of(url: str) -> str:
 
 
 def _safe_update(updater: Updater, feed: FeedState, now: datetime | None) -> FeedOutcome:
+    started = time.monotonic()
     try:
-        return updater.update_feed(feed, now)
+        outcome = updater.update_feed(feed, now)
     except Exception as e:  # a bug must cost one feed, not the whole poll; logged in full
-        log.exception("%s: unexpected error while updating", feed.url)
-        return FeedOutcome(
+        log.exception("%s: unexpected error while updating", feed.url, extra={"feed_url": feed.url})
+        outcome = FeedOutcome(
             feed_id=feed.id,
             url=feed.url,
             title=feed.title,
             status="failed",
             error=f"internal error: {type(e).__name__}: {e}",
         )
+    metrics.observe_poll(outcome.status, time.monotonic() - started, outcome.new, outcome.updated)
+    return outcome
 
 
 def poll_feeds(

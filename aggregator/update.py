@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from aggregator.categorize import Categorizer
 from aggregator.dedup import canonical_url, content_hash, entry_identity, story_keys
@@ -26,12 +27,22 @@ from aggregator.models import (
 )
 from aggregator.parse import parse_feed
 from aggregator.sanitize import html_to_text, sanitize_html
-from aggregator.schedule import next_check_after_error, next_check_after_success
+from aggregator.schedule import (
+    Bounds,
+    PublisherHints,
+    RedirectState,
+    cache_hints_from_headers,
+    next_check_after_error,
+    next_check_after_success,
+    observe_redirect,
+)
 from aggregator.storage import Storage
 
 log = logging.getLogger(__name__)
 
 SUMMARY_TEXT_CHARS = 1000
+DEFAULT_BOUNDS = Bounds()
+RATE_WINDOW = timedelta(days=14)  # how far back a feed's publishing rate is measured
 Status = Literal["ok", "not_modified", "failed"]
 
 
@@ -66,6 +77,8 @@ class Updater:
     section_slugs: dict[str, str]  # category name -> slug
     default_interval_seconds: int
 
+    bounds: Bounds = DEFAULT_BOUNDS
+
     @classmethod
     def from_config(cls, config: Config, storage: Storage, fetcher: FetchesFeeds) -> Updater:
         return cls(
@@ -74,6 +87,7 @@ class Updater:
             categorizer=Categorizer(config.categories),
             section_slugs={category.name: category.slug for category in config.categories},
             default_interval_seconds=config.polling.interval_seconds,
+            bounds=Bounds(config.polling.min_interval_seconds, config.polling.max_interval_seconds),
         )
 
     def interval_for(self, feed: FeedState) -> int:
@@ -86,26 +100,73 @@ class Updater:
         next retry time) and returned as a failed outcome.
         """
         now = now or datetime.now(UTC)
+        started = time.monotonic()
         try:
-            return self._update(feed, now)
+            return self._update(feed, now, started)
         except AggregatorError as e:
-            return self._record_failure(feed, now, e)
+            return self._record_failure(feed, now, e, _elapsed_ms(started))
 
-    def _update(self, feed: FeedState, now: datetime) -> FeedOutcome:
-        result = self.fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
-        next_check_at = next_check_after_success(now, self.interval_for(feed))
-        if result.not_modified:
-            self.storage.record_not_modified(feed.id, fetched_at=now, next_check_at=next_check_at)
-            return self._outcome(feed, "not_modified", http_status=304)
-        assert result.body is not None
-        body_hash = hashlib.sha256(result.body).hexdigest()
-        if body_hash == feed.body_hash:
-            # Byte-identical to the last body: nothing to parse (servers without ETag).
+    def _next_check(
+        self, feed: FeedState, now: datetime, result: FetchResult, feed_hints: dict[str, Any] | None
+    ) -> datetime:
+        max_age, expires_at = cache_hints_from_headers(result.headers)
+        stored = feed_hints or {}
+        hints = PublisherHints(
+            max_age_seconds=max_age,
+            expires_at=expires_at,
+            ttl_minutes=stored.get("ttl_minutes"),
+            skip_hours=tuple(stored.get("skip_hours") or ()),
+            skip_days=tuple(stored.get("skip_days") or ()),
+            update_period=stored.get("update_period"),
+            update_frequency=stored.get("update_frequency"),
+        )
+        recent = self.storage.count_entries_since(feed.id, now - RATE_WINDOW)
+        return next_check_after_success(
+            now,
+            self.interval_for(feed),
+            hints=hints,
+            bounds=self.bounds,
+            entries_in_window=recent,
+            window=RATE_WINDOW,
+        )
+
+    def _update(self, feed: FeedState, now: datetime, started: float) -> FeedOutcome:
+        result = self.fetcher.fetch(
+            feed.effective_url, etag=feed.etag, last_modified=feed.last_modified
+        )
+        redirect = observe_redirect(
+            RedirectState(feed.redirect_target, feed.redirect_count), result.permanent_redirect_url
+        )
+        if redirect.confirmed and redirect.target != feed.fetch_url:
+            log.warning(
+                "%s: moved permanently to %s (seen %d times): fetching the new address from "
+                "now on; update feeds.yaml",
+                feed.url,
+                redirect.target,
+                redirect.count,
+                extra={"feed_url": feed.url},
+            )
+        fetch_url = redirect.target if redirect.confirmed else None
+        unchanged = result.not_modified or (
+            result.body is not None and _body_hash(result.body) == feed.body_hash
+        )
+        if unchanged:
+            # 304, or byte-identical to the last body (servers without validators):
+            # nothing to parse.
             self.storage.record_not_modified(
-                feed.id, fetched_at=now, next_check_at=next_check_at, status=result.status
+                feed.id,
+                fetched_at=now,
+                next_check_at=self._next_check(feed, now, result, feed.publisher_hints),
+                status=result.status,
+                duration_ms=_elapsed_ms(started),
+                redirect_target=redirect.target,
+                redirect_count=redirect.count,
+                fetch_url=fetch_url,
             )
             return self._outcome(feed, "not_modified", http_status=result.status)
+        assert result.body is not None
         parsed = parse_feed(result.body, url=result.final_url, headers=result.headers)
+        feed_hints = _feed_hints(parsed)
         processed = self.process_entries(feed, parsed)
         stored = self.storage.store_feed_update(
             FeedUpdate(
@@ -114,17 +175,28 @@ class Updater:
                 status=result.status,
                 etag=result.etag,
                 last_modified=result.last_modified,
-                body_hash=body_hash,
+                body_hash=_body_hash(result.body),
                 feed_title=parsed.title,
                 site_url=parsed.link,
                 subtitle=parsed.subtitle,
                 permanent_redirect_url=result.permanent_redirect_url,
-                next_check_at=next_check_at,
+                next_check_at=self._next_check(feed, now, result, feed_hints),
                 entries=processed,
+                duration_ms=_elapsed_ms(started),
+                body_bytes=len(result.body),
+                publisher_hints=feed_hints,
+                redirect_target=redirect.target,
+                redirect_count=redirect.count,
+                fetch_url=fetch_url,
             )
         )
         if parsed.warning:
-            log.info("%s: parsed with a warning: %s", feed.url, parsed.warning)
+            log.info(
+                "%s: parsed with a warning: %s",
+                feed.url,
+                parsed.warning,
+                extra={"feed_url": feed.url},
+            )
         return self._outcome(
             feed,
             "ok",
@@ -183,10 +255,11 @@ class Updater:
             enclosures=entry.enclosures,
             sections=tuple(self.section_slugs[name] for name in categorization.sections),
             story_keys=story_keys(entry),
+            source_tags=entry.tags,
         )
 
     def _record_failure(
-        self, feed: FeedState, now: datetime, error: AggregatorError
+        self, feed: FeedState, now: datetime, error: AggregatorError, duration_ms: int
     ) -> FeedOutcome:
         status = error.status if isinstance(error, HTTPStatusError) else None
         retry_after = error.retry_after_seconds if isinstance(error, HTTPStatusError) else None
@@ -194,7 +267,7 @@ class Updater:
         reason = error.message
         if gone:
             reason = f"{reason}: the feed is gone; remove it from feeds.yaml"
-        log.warning("%s: %s", feed.url, reason)
+        log.warning("%s: %s", feed.url, reason, extra={"feed_url": feed.url, "status": status})
         self.storage.record_failure(
             FeedFailure(
                 feed_id=feed.id,
@@ -211,6 +284,7 @@ class Updater:
                     feed.error_count + 1,
                     retry_after_seconds=retry_after,
                 ),
+                duration_ms=duration_ms,
             )
         )
         return self._outcome(feed, "failed", http_status=status, error=reason)
@@ -238,3 +312,22 @@ class Updater:
             error=error,
             warning=warning,
         )
+
+
+def _body_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _feed_hints(parsed: FeedData) -> dict[str, Any]:
+    """The polling hints a feed document carries, as stored on the feed."""
+    return {
+        "ttl_minutes": parsed.ttl_minutes,
+        "skip_hours": list(parsed.skip_hours),
+        "skip_days": list(parsed.skip_days),
+        "update_period": parsed.update_period,
+        "update_frequency": parsed.update_frequency,
+    }

@@ -49,6 +49,7 @@ class RecordedRequest:
     method: str
     path: str
     headers: dict[str, str]  # names lower-cased
+    body: bytes = b""  # the request body (POST, PUT), read whole
 
 
 @dataclass(frozen=True)
@@ -328,8 +329,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             method=self.command,
             path=self.path,
             headers={name.lower(): value for name, value in self.headers.items()},
+            body=self._read_request_body(),
         )
-        self._discard_request_body()
         route = feed_server._record(request)
         if route is None:
             self._send(Response(404, b"not found", {"Content-Type": "text/plain"}))
@@ -342,10 +343,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         else:
             self._send(route(request))
 
-    def _discard_request_body(self) -> None:
+    def _read_request_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        return self.rfile.read(length) if length else b""
 
     def _send(self, response: Response) -> None:
         headers = dict(response.headers)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from aggregator.storage.entries import EntriesMixin
 from aggregator.storage.feeds import FeedsMixin
+from aggregator.storage.history import HistoryMixin
+from aggregator.storage.reader import ReaderMixin
 from aggregator.storage.reading import ReadingMixin
 
 
-class Storage(FeedsMixin, EntriesMixin, ReadingMixin):
+class Storage(FeedsMixin, EntriesMixin, HistoryMixin, ReaderMixin, ReadingMixin):
     """The one storage object; domain methods come from the mixins."""
 
 

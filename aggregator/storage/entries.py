@@ -10,9 +10,11 @@ from sqlalchemy import Connection, Insert, Table, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from aggregator.models import FeedUpdate, ProcessedEntry, StoreResult
+from aggregator.models import FeedUpdate, FetchAttempt, ProcessedEntry, StoreResult
 from aggregator.storage import schema
 from aggregator.storage.base import StorageBase
+from aggregator.storage.history import record_attempt
+from aggregator.storage.reader_index import index_stories
 
 entries = schema.entries
 feeds = schema.feeds
@@ -50,6 +52,7 @@ def _entry_values(entry: ProcessedEntry) -> dict[str, Any]:
         "source_updated_at": entry.updated,
         "content_hash": entry.content_hash,
         "tags": list(entry.tags),
+        "source_tags": list(entry.source_tags),
         "enclosures": [asdict(enclosure) for enclosure in entry.enclosures],
     }
 
@@ -101,12 +104,30 @@ class EntriesMixin(StorageBase):
                     next_check_at=feed_update.next_check_at,
                     lease_owner=None,
                     lease_until=None,
+                    publisher_hints=feed_update.publisher_hints,
+                    redirect_target=feed_update.redirect_target,
+                    redirect_count=feed_update.redirect_count,
                     **(
                         {"permanent_redirect_url": feed_update.permanent_redirect_url}
                         if feed_update.permanent_redirect_url
                         else {}
                     ),
+                    **({"fetch_url": feed_update.fetch_url} if feed_update.fetch_url else {}),
                 )
+            )
+            record_attempt(
+                conn,
+                feed_update.feed_id,
+                FetchAttempt(
+                    attempted_at=feed_update.fetched_at,
+                    outcome="ok",
+                    http_status=feed_update.status,
+                    duration_ms=feed_update.duration_ms,
+                    bytes=feed_update.body_bytes,
+                    new_entries=result.new,
+                    updated_entries=result.updated,
+                    error=None,
+                ),
             )
         return result
 
@@ -128,24 +149,29 @@ class EntriesMixin(StorageBase):
         }
         new = updated = 0
         touched_sections: set[str] = set()
+        touched_stories: set[int] = set()
         for entry in feed_update.entries:
             row = stored.get(entry.identity)
             if row is None:
-                self._insert_entry(conn, feed_update, entry)
+                touched_stories.add(self._insert_entry(conn, feed_update, entry))
                 new += 1
             elif row.content_hash != entry.content_hash:
                 touched_sections |= self._update_entry(conn, feed_update.fetched_at, row, entry)
+                touched_stories.add(row.story_id)
                 updated += 1
             else:
                 continue
             touched_sections.update(entry.sections)
         if new or updated:
             self._bump_versions(conn, touched_sections | {ALL_SECTIONS}, feed_update.fetched_at)
+        # The reader's lists, unread counters and search documents follow in this transaction.
+        index_stories(conn, touched_stories)
         return StoreResult(new=new, updated=updated)
 
     def _insert_entry(
         self, conn: Connection, feed_update: FeedUpdate, entry: ProcessedEntry
-    ) -> None:
+    ) -> int:
+        """Insert a new entry into its story (created if new); return the story id."""
         now = feed_update.fetched_at
         sort_at = sort_time(entry.published, now)
         story_id, is_new_story = self._story_for(conn, entry.story_keys, sort_at, now)
@@ -166,6 +192,7 @@ class EntriesMixin(StorageBase):
             story_values["lead_entry_id"] = entry_id
         conn.execute(update(stories).where(stories.c.id == story_id).values(**story_values))
         self._insert_sections(conn, entry_id, story_id, sort_at, entry.sections)
+        return story_id
 
     def _update_entry(
         self, conn: Connection, now: datetime, row: Any, entry: ProcessedEntry

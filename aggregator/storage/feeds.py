@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy import Row, or_, select, update
 
-from aggregator.models import FeedConfig, FeedFailure, FeedState
+from aggregator.models import FeedConfig, FeedFailure, FeedState, FetchAttempt
 from aggregator.storage import schema
 from aggregator.storage.base import StorageBase
+from aggregator.storage.history import record_attempt
 
 feeds = schema.feeds
 RELEASE_LEASE = {"lease_owner": None, "lease_until": None}
@@ -37,6 +38,10 @@ def _feed_state(row: Row[Any]) -> FeedState:
         gone=row.gone,
         retry_after_until=row.retry_after_until,
         next_check_at=row.next_check_at,
+        fetch_url=row.fetch_url,
+        redirect_target=row.redirect_target,
+        redirect_count=row.redirect_count or 0,
+        publisher_hints=row.publisher_hints,
     )
 
 
@@ -143,9 +148,21 @@ class FeedsMixin(StorageBase):
             )
 
     def record_not_modified(
-        self, feed_id: int, *, fetched_at: datetime, next_check_at: datetime, status: int = 304
+        self,
+        feed_id: int,
+        *,
+        fetched_at: datetime,
+        next_check_at: datetime,
+        status: int = 304,
+        duration_ms: int | None = None,
+        redirect_target: str | None = None,
+        redirect_count: int = 0,
+        fetch_url: str | None = None,
     ) -> None:
-        """Record a poll that found nothing new: only the check times and status change."""
+        """Record a poll that found nothing new: only the check state changes.
+
+        That is the check times, status, redirect sightings and the history.
+        """
         with self.write() as conn:
             conn.execute(
                 update(feeds)
@@ -158,8 +175,16 @@ class FeedsMixin(StorageBase):
                     error_count=0,
                     retry_after_until=None,
                     next_check_at=next_check_at,
+                    redirect_target=redirect_target,
+                    redirect_count=redirect_count,
+                    **({"fetch_url": fetch_url} if fetch_url else {}),
                     **RELEASE_LEASE,
                 )
+            )
+            record_attempt(
+                conn,
+                feed_id,
+                FetchAttempt(fetched_at, "not_modified", status, duration_ms, None, 0, 0, None),
             )
 
     def record_failure(self, failure: FeedFailure) -> None:
@@ -179,3 +204,17 @@ class FeedsMixin(StorageBase):
             values["permanent_redirect_url"] = failure.permanent_redirect_url
         with self.write() as conn:
             conn.execute(update(feeds).where(feeds.c.id == failure.feed_id).values(**values))
+            record_attempt(
+                conn,
+                failure.feed_id,
+                FetchAttempt(
+                    attempted_at=failure.fetched_at,
+                    outcome="failed",
+                    http_status=failure.status,
+                    duration_ms=failure.duration_ms,
+                    bytes=None,
+                    new_entries=0,
+                    updated_entries=0,
+                    error=failure.error,
+                ),
+            )

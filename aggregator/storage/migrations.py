@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Table, inspect, select
 
 from aggregator.storage import schema
+from aggregator.storage.reader_index import index_all_stories
 
 Migration = Callable[[Connection], None]
 
@@ -43,9 +44,36 @@ def _feed_leases(conn: Connection) -> None:
     add_column_if_missing(conn, schema.feeds, "lease_until")
 
 
+def _reader_state(conn: Connection) -> None:
+    for table in (schema.story_state, schema.story_listings, schema.unread_counts, schema.settings):
+        table.create(conn, checkfirst=True)
+    for statement in schema.STORY_SEARCH_DDL[conn.dialect.name]:
+        conn.exec_driver_sql(statement)
+    # Stories stored before this migration get their listings, counters and search
+    # documents; on a new or already migrated database this changes nothing.
+    index_all_stories(conn)
+
+
+def _polling_history(conn: Connection) -> None:
+    for column in ("publisher_hints", "redirect_target", "redirect_count", "fetch_url"):
+        add_column_if_missing(conn, schema.feeds, column)
+    add_column_if_missing(conn, schema.entries, "source_tags")
+    for index in schema.entries.indexes:
+        if index.name == "ix_entries_feed_seen":
+            index.create(conn, checkfirst=True)
+    for table in (schema.fetch_attempts, schema.pruned_entries):
+        table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema: feeds, stories, story keys, entries, sections", _initial_schema),
     (2, "feed leases, so two pollers never fetch one feed at once", _feed_leases),
+    (3, "reader: read/starred state, listings, unread counters, full-text search", _reader_state),
+    (
+        4,
+        "polling: publisher hints, redirect confirmation, fetch history, retention",
+        _polling_history,
+    ),
 ]
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, overload
 
-from sqlalchemy import Connection, Row, and_, or_, select
+from sqlalchemy import Connection, Row, Select, String, Text, and_, or_, select, type_coerce
 
 from aggregator.models import Enclosure, EntryView, StoryCursor, StoryPage, StoryView
 from aggregator.storage import schema
@@ -63,6 +64,31 @@ _ENTRY_COLUMNS = (
 )
 
 
+def _page_keys_query(
+    sections: tuple[str, ...] | None, limit: int, before: StoryCursor | None
+) -> Select[int, datetime]:
+    """(story_id, sort_at) of up to ``limit`` stories older than ``before``, newest first."""
+    query: Select[int, datetime]
+    if sections:
+        query = select(story_sections.c.story_id, story_sections.c.sort_at).where(
+            story_sections.c.section.in_(sections)
+        )
+        sort_col, id_col = story_sections.c.sort_at, story_sections.c.story_id
+        if len(sections) > 1:
+            query = query.distinct()
+    else:
+        query = select(stories.c.id.label("story_id"), stories.c.sort_at)
+        sort_col, id_col = stories.c.sort_at, stories.c.id
+    if before is not None:
+        query = query.where(
+            or_(
+                sort_col < before.sort_at,
+                and_(sort_col == before.sort_at, id_col < before.story_id),
+            )
+        )
+    return query.order_by(sort_col.desc(), id_col.desc()).limit(limit)
+
+
 class ReadingMixin(StorageBase):
     def list_stories(
         self,
@@ -77,28 +103,33 @@ class ReadingMixin(StorageBase):
         page; new arrivals never shift a page already seen.
         """
         with self.read() as conn:
-            if sections:
-                query = select(story_sections.c.story_id, story_sections.c.sort_at).where(
-                    story_sections.c.section.in_(sections)
-                )
-                sort_col, id_col = story_sections.c.sort_at, story_sections.c.story_id
-                if len(sections) > 1:
-                    query = query.distinct()
-            else:
-                query = select(stories.c.id.label("story_id"), stories.c.sort_at)
-                sort_col, id_col = stories.c.sort_at, stories.c.id
-            if before is not None:
-                query = query.where(
-                    or_(
-                        sort_col < before.sort_at,
-                        and_(sort_col == before.sort_at, id_col < before.story_id),
-                    )
-                )
-            query = query.order_by(sort_col.desc(), id_col.desc()).limit(limit + 1)
-            keys = conn.execute(query).all()
+            keys = conn.execute(_page_keys_query(sections, limit + 1, before)).all()
             more = len(keys) > limit
             keys = keys[:limit]
             views = self._story_views(conn, [key.story_id for key in keys])
+        cursor = StoryCursor(keys[-1].sort_at, keys[-1].story_id) if more and keys else None
+        return StoryPage(
+            tuple(views[key.story_id] for key in keys if key.story_id in views), cursor
+        )
+
+    def list_stories_for_publishing(
+        self,
+        *,
+        sections: tuple[str, ...] | None = None,
+        limit: int = 50,
+        before: StoryCursor | None = None,
+    ) -> StoryPage:
+        """Return exactly what ``list_stories`` returns, built about twice as fast.
+
+        For the merged feeds, whose pages hold up to a thousand stories: every
+        report of the page's stories is read with its feed and story in one query
+        and unpacked by position.
+        """
+        with self.read() as conn:
+            keys = conn.execute(_page_keys_query(sections, limit + 1, before)).all()
+            more = len(keys) > limit
+            keys = keys[:limit]
+            views = _lean_story_views(conn, [key.story_id for key in keys])
         cursor = StoryCursor(keys[-1].sort_at, keys[-1].story_id) if more and keys else None
         return StoryPage(
             tuple(views[key.story_id] for key in keys if key.story_id in views), cursor
@@ -154,3 +185,148 @@ class ReadingMixin(StorageBase):
                 sections=tuple(all_sections),
             )
         return views
+
+
+# --- the publisher's variant -------------------------------------------------------------
+
+# Columns in the order _lean_story_views unpacks them. Datetimes and JSON are read
+# raw and converted in one step each (_aware, _json_list): with up to a thousand
+# stories per merged-feed page, the per-value type processing was a third of the time.
+_RAW_DATETIME = String()
+_RAW_JSON = Text()
+_LEAN_COLUMNS = (
+    entries.c.id,
+    entries.c.story_id,
+    entries.c.feed_id,
+    feeds.c.config_title,
+    feeds.c.feed_title,
+    feeds.c.url,
+    feeds.c.site_url,
+    entries.c.guid,
+    entries.c.link,
+    entries.c.title,
+    entries.c.summary_html,
+    entries.c.content_html,
+    entries.c.summary_text,
+    entries.c.author,
+    type_coerce(entries.c.published_at, _RAW_DATETIME),
+    type_coerce(entries.c.source_updated_at, _RAW_DATETIME),
+    type_coerce(entries.c.first_seen_at, _RAW_DATETIME),
+    type_coerce(entries.c.changed_at, _RAW_DATETIME),
+    type_coerce(entries.c.sort_at, _RAW_DATETIME),
+    type_coerce(entries.c.tags, _RAW_JSON),
+    type_coerce(entries.c.enclosures, _RAW_JSON),
+    stories.c.lead_entry_id,
+    type_coerce(stories.c.sort_at, _RAW_DATETIME),
+    type_coerce(stories.c.changed_at, _RAW_DATETIME),
+)
+
+
+@overload
+def _aware(value: str | datetime) -> datetime: ...
+@overload
+def _aware(value: None) -> None: ...
+def _aware(value: str | datetime | None) -> datetime | None:
+    """A stored UTC datetime as an aware datetime: SQLite gives text, PostgreSQL a
+    naive datetime (both hold UTC, see schema.UTCDateTime)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value + "+00:00")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _json_list(value: Any) -> list[Any]:
+    """A stored JSON list: SQLite gives text, PostgreSQL's driver has parsed it already."""
+    if isinstance(value, str):
+        parsed = [] if value == "[]" else json.loads(value)
+        return parsed if isinstance(parsed, list) else []
+    return value if isinstance(value, list) else []
+
+
+def _lean_story_views(conn: Connection, story_ids: list[int]) -> dict[int, StoryView]:
+    """The StoryViews of these stories, equal to ReadingMixin._story_views'."""
+    if not story_ids:
+        return {}
+    rows = conn.execute(
+        select(*_LEAN_COLUMNS)
+        .join(feeds, feeds.c.id == entries.c.feed_id)
+        .join(stories, stories.c.id == entries.c.story_id)
+        .where(entries.c.story_id.in_(story_ids))
+        .order_by(entries.c.first_seen_at, entries.c.id)
+    ).all()
+    sections_of: dict[int, list[str]] = defaultdict(list)
+    for entry_id, section in conn.execute(
+        select(entry_sections.c.entry_id, entry_sections.c.section)
+        .join(entries, entries.c.id == entry_sections.c.entry_id)
+        .where(entries.c.story_id.in_(story_ids))
+        .order_by(entry_sections.c.section)
+    ):
+        sections_of[entry_id].append(section)
+    by_story: dict[int, list[EntryView]] = defaultdict(list)
+    story_rows: dict[int, tuple[int | None, Any, Any]] = {}
+    for (
+        entry_id,
+        story_id,
+        feed_id,
+        config_title,
+        feed_title,
+        feed_url,
+        site_url,
+        guid,
+        link,
+        title,
+        summary_html,
+        content_html,
+        summary_text,
+        author,
+        published_at,
+        source_updated_at,
+        first_seen_at,
+        changed_at,
+        sort_at,
+        tags,
+        enclosures,
+        lead_entry_id,
+        story_sort_at,
+        story_changed_at,
+    ) in rows:
+        by_story[story_id].append(
+            EntryView(
+                id=entry_id,
+                story_id=story_id,
+                feed_id=feed_id,
+                feed_title=config_title or feed_title or feed_url,
+                feed_url=feed_url,
+                feed_site_url=site_url,
+                guid=guid,
+                link=link,
+                title=title,
+                summary_html=summary_html,
+                content_html=content_html,
+                summary_text=summary_text,
+                author=author,
+                published=_aware(published_at),
+                updated=_aware(source_updated_at),
+                first_seen_at=_aware(first_seen_at),
+                changed_at=_aware(changed_at),
+                sort_at=_aware(sort_at),
+                tags=tuple(_json_list(tags)),
+                enclosures=_enclosures(_json_list(enclosures)),
+                sections=tuple(sections_of.get(entry_id, ())),
+            )
+        )
+        story_rows[story_id] = (lead_entry_id, story_sort_at, story_changed_at)
+    views = {}
+    for story_id, story_entries in by_story.items():
+        lead_entry_id, story_sort_at, story_changed_at = story_rows[story_id]
+        lead = next((e for e in story_entries if e.id == lead_entry_id), story_entries[0])
+        views[story_id] = StoryView(
+            id=story_id,
+            sort_at=_aware(story_sort_at) or lead.sort_at,
+            changed_at=_aware(story_changed_at) or lead.changed_at,
+            lead=lead,
+            others=tuple(e for e in story_entries if e is not lead),
+            sections=tuple(sorted({s for e in story_entries for s in e.sections})),
+        )
+    return views

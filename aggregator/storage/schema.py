@@ -100,6 +100,12 @@ feeds = Table(
     # A poller claims a due feed until lease_until; others skip it meanwhile.
     Column("lease_owner", Text),
     Column("lease_until", UTCDateTime),
+    # What the publisher last said about polling (ttl, skipHours, ...), reused on 304s.
+    Column("publisher_hints", JSON),
+    # A permanent redirect is followed (fetch_url) only once seen 3 times in a row.
+    Column("redirect_target", Text),
+    Column("redirect_count", Integer),
+    Column("fetch_url", Text),
 )
 
 stories = Table(
@@ -173,6 +179,10 @@ entries = Table(
     Index("ix_entries_sort", "sort_at", "id"),
     Index("ix_entries_story", "story_id"),
     Index("ix_entries_canonical_url", "canonical_url"),
+    # How often a feed publishes (entries first seen per day) and retention.
+    Index("ix_entries_feed_seen", "feed_id", "first_seen_at"),
+    # Every tag the item carried, so a category change can re-categorize it.
+    Column("source_tags", JSON),
 )
 
 entry_sections = Table(
@@ -188,4 +198,102 @@ entry_sections = Table(
     # Copied from the entry so a section page is one index range scan.
     Column("sort_at", UTCDateTime, nullable=False),
     Index("ix_entry_sections_section_sort", "section", "sort_at", "entry_id"),
+)
+
+# --- the web reader ------------------------------------------------------------------
+
+# Read and starred state per story: the reader shows a story once, so it is read once.
+# No row means unread and not starred, so new stories are unread without a write.
+story_state = Table(
+    "story_state",
+    metadata,
+    Column("story_id", Integer, ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
+    Column("read_at", UTCDateTime),
+    Column("starred_at", UTCDateTime),
+)
+
+# Every list of the reader as rows: a story appears under scope "all", "section:<slug>"
+# for each of its sections, "feed:<id>" for each feed that reported it and "starred"
+# while starred, with its river position and its unread flag copied in. Any page, with
+# or without the unread-only filter, is then one range scan of one index. Maintained by
+# storage/reader_index.py in the transaction that changes the story.
+story_listings = Table(
+    "story_listings",
+    metadata,
+    Column("story_id", Integer, ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
+    Column("scope", Text, primary_key=True),
+    Column("sort_at", UTCDateTime, nullable=False),
+    Column("unread", Boolean, nullable=False),
+    Index("ix_story_listings_scope_sort", "scope", "sort_at", "story_id"),
+    Index("ix_story_listings_scope_unread_sort", "scope", "unread", "sort_at", "story_id"),
+)
+
+# Unread stories per scope, kept equal to the unread rows of story_listings by applying
+# a delta for every row a statement changed: the sidebar reads a few hundred small rows
+# instead of counting a hundred thousand stories on every page.
+unread_counts = Table(
+    "unread_counts",
+    metadata,
+    Column("scope", Text, primary_key=True),
+    Column("unread", Integer, nullable=False),
+)
+
+# Values generated once and shared by every process on the database (the session
+# signing key, so CSRF tokens survive restarts and work behind several workers).
+settings = Table(
+    "settings",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# Full-text search: one document per story (rowid/story_id = the story's id; title = its
+# lead's title; body = the text of all its reports). Each backend has its own kind of
+# table, so it is not in `metadata` (create_all would make a plain table of it);
+# migration 3 runs these statements, all idempotent.
+STORY_SEARCH_DDL = {
+    "sqlite": [
+        "CREATE VIRTUAL TABLE IF NOT EXISTS story_search USING fts5("
+        "title, body, tokenize = 'porter unicode61 remove_diacritics 2')",
+    ],
+    "postgresql": [
+        "CREATE TABLE IF NOT EXISTS story_search ("
+        " story_id integer PRIMARY KEY REFERENCES stories(id) ON DELETE CASCADE,"
+        " title text NOT NULL,"
+        " body text NOT NULL,"
+        " document tsvector GENERATED ALWAYS AS ("
+        "  setweight(to_tsvector('english', title), 'A')"
+        "  || setweight(to_tsvector('english', body), 'B')) STORED)",
+        "CREATE INDEX IF NOT EXISTS ix_story_search_document ON story_search USING gin (document)",
+    ],
+}
+
+# --- polling history and retention ---------------------------------------------------
+
+# The last attempts per feed (older ones are deleted as new ones arrive), for the
+# feeds page: when, outcome, HTTP status, how long, how many bytes, what changed.
+fetch_attempts = Table(
+    "fetch_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("outcome", Text, nullable=False),  # ok, not_modified, failed
+    Column("http_status", Integer),
+    Column("duration_ms", Integer),
+    Column("bytes", Integer),
+    Column("new_entries", Integer, nullable=False),
+    Column("updated_entries", Integer, nullable=False),
+    Column("error", CleanText),
+    Index("ix_fetch_attempts_feed", "feed_id", "attempted_at"),
+)
+
+# Identities of entries removed by retention, so the next poll does not bring
+# them back while the feed still lists them.
+pruned_entries = Table(
+    "pruned_entries",
+    metadata,
+    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True),
+    Column("identity", CleanText, primary_key=True),
+    Column("pruned_at", UTCDateTime, nullable=False),
 )

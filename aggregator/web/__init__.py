@@ -52,7 +52,10 @@ def create_app(
     app.extensions[EXTENSION_KEY] = AppState(
         config=config, storage=storage or open_storage(database_url(config))
     )
-    from aggregator.web import health
+    from aggregator.web import feeds, health, reader, security
 
+    security.init_app(app)
     health.init_app(app)
+    feeds.init_app(app)
+    reader.init_app(app)
     return app

@@ -1,0 +1,76 @@
+"""The reader's state changes: POST only, each with a CSRF token (see security.py).
+
+Forms work without JavaScript (the answer is a 303 back to the page, or to the form's
+``next`` path on this site); the reader's script posts the same forms with
+``Accept: application/json`` and gets the story's new state instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, abort, jsonify, redirect, request, url_for
+from werkzeug.exceptions import BadRequest
+from werkzeug.wrappers import Response as BaseResponse
+
+from aggregator.storage.reader_models import StoryState
+from aggregator.web import state
+from aggregator.web.errors import wants_json
+from aggregator.web.present import decode_cursor, local_path, parse_scope, positive_int
+
+blueprint = Blueprint("actions", __name__)
+
+StateChange = Callable[[int, datetime], StoryState | None]
+
+
+def _answer(new_state: StoryState | None, story_id: int) -> BaseResponse:
+    if new_state is None:
+        abort(404, "There is no such story.")
+    if wants_json():
+        return jsonify(
+            {"story_id": story_id, "unread": new_state.unread, "starred": new_state.starred}
+        )
+    default = url_for("reader.story", story_id=story_id)
+    return redirect(local_path(request.form.get("next"), default), code=303)
+
+
+def _change(story_id: int, change: StateChange) -> BaseResponse:
+    return _answer(change(story_id, datetime.now(UTC)), story_id)
+
+
+@blueprint.post("/s/<int:story_id>/read")
+def mark_read(story_id: int) -> BaseResponse:
+    return _change(story_id, lambda sid, now: state().storage.set_read(sid, True, now))
+
+
+@blueprint.post("/s/<int:story_id>/unread")
+def mark_unread(story_id: int) -> BaseResponse:
+    return _change(story_id, lambda sid, now: state().storage.set_read(sid, False, now))
+
+
+@blueprint.post("/s/<int:story_id>/star")
+def star(story_id: int) -> BaseResponse:
+    return _change(story_id, lambda sid, now: state().storage.set_starred(sid, True, now))
+
+
+@blueprint.post("/s/<int:story_id>/unstar")
+def unstar(story_id: int) -> BaseResponse:
+    return _change(story_id, lambda sid, now: state().storage.set_starred(sid, False, now))
+
+
+@blueprint.post("/mark-all-read")
+def mark_all_read() -> BaseResponse | Response:
+    """Mark a list read up to the newest story its page showed (form fields ``scope``,
+    ``newest``, ``watermark``); stories that arrived since stay unread."""
+    scope = parse_scope(request.form.get("scope"), state().config)
+    newest = decode_cursor(request.form.get("newest"))
+    watermark = positive_int(request.form.get("watermark"), "watermark")
+    if scope is None or newest is None or watermark is None:
+        raise BadRequest("the form does not say which stories were shown")
+    marked = state().storage.mark_all_read(
+        scope, newest=newest, watermark=watermark, now=datetime.now(UTC)
+    )
+    if wants_json():
+        return jsonify({"scope": scope, "marked": marked})
+    return redirect(local_path(request.form.get("next"), url_for("reader.river")), code=303)

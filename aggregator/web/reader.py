@@ -1,0 +1,194 @@
+"""The reader's pages (GET only; nothing here changes state).
+
+River ``/``, sections ``/c/<slug>``, feeds ``/f/<id>``, ``/starred``, a story
+``/s/<id>``, ``/search`` and the feeds' health ``/feeds``. Marking read on open is
+done by the story page's script with a POST (see actions.py), so that prefetching,
+crawling or reloading a page never changes anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, render_template, request, url_for
+
+from aggregator.models import StoryCursor
+from aggregator.storage.reader_models import (
+    ALL,
+    STARRED,
+    FeedHealth,
+    feed_scope,
+    scope_feed,
+    scope_section,
+    section_scope,
+)
+from aggregator.web import state
+from aggregator.web.assets import asset_dir
+from aggregator.web.present import (
+    article_html,
+    build_sidebar,
+    decode_cursor,
+    parse_scope,
+    positive_int,
+    section_names,
+)
+
+PAGE_SIZE = 30
+SEARCH_PAGE_SIZE = 30
+STATIC_MAX_AGE = 365 * 24 * 3600  # static URLs change with their content
+
+blueprint = Blueprint(
+    "reader",
+    __name__,
+    template_folder=str(asset_dir("templates")),
+    static_folder=str(asset_dir("static")),
+    static_url_path="/static",
+)
+
+
+def render_page(template: str, current: str, **context: Any) -> str:
+    """Render a page of the reader with its sidebar; ``current`` is the scope shown."""
+    app_state = state()
+    counts, feeds = app_state.storage.navigation()
+    return render_template(
+        template,
+        site_title=app_state.config.site.title,
+        sidebar=build_sidebar(app_state.config, counts, feeds, current),
+        sections=section_names(app_state.config),
+        **context,
+    )
+
+
+def list_url(scope: str, **params: Any) -> str:
+    """Return the URL of a list page (with query parameters)."""
+    section, feed_id = scope_section(scope), scope_feed(scope)
+    if section is not None:
+        return url_for("reader.section", slug=section, **params)
+    if feed_id is not None:
+        return url_for("reader.feed", feed_id=feed_id, **params)
+    return url_for("reader.starred" if scope == STARRED else "reader.river", **params)
+
+
+def list_page(scope: str, heading: str, **context: Any) -> str:
+    unread_only = request.args.get("unread") == "1"
+    before = decode_cursor(request.args.get("before"))
+    page = state().storage.list_reader_stories(
+        scope, unread_only=unread_only, before=before, limit=PAGE_SIZE
+    )
+    # "Mark all read" reaches down from the newest story shown since the first page;
+    # older pages carry that position along in ``top``.
+    newest = decode_cursor(request.args.get("top"))
+    if newest is None and page.stories:
+        first = page.stories[0].story
+        newest = StoryCursor(first.sort_at, first.id)
+    return render_page(
+        "list.html",
+        scope,
+        page=page,
+        heading=heading,
+        unread_only=unread_only,
+        newest=newest,
+        is_first_page=before is None,
+        list_url=list_url,
+        **context,
+    )
+
+
+@blueprint.get("/")
+def river() -> str:
+    return list_page(ALL, "All stories")
+
+
+@blueprint.get("/c/<slug>")
+def section(slug: str) -> str:
+    name = section_names(state().config).get(slug)
+    if name is None:
+        abort(404, f"There is no section {slug!r}.")
+    return list_page(section_scope(slug), name, search_section=slug)
+
+
+@blueprint.get("/f/<int:feed_id>")
+def feed(feed_id: int) -> str:
+    found = state().storage.get_feed(feed_id)
+    if found is None:
+        abort(404, "There is no such feed.")
+    attention = FeedHealth(found, 0).needs_attention
+    return list_page(feed_scope(feed_id), found.title, feed=found, attention=attention)
+
+
+@blueprint.get("/starred")
+def starred() -> str:
+    return list_page(STARRED, "Starred")
+
+
+@blueprint.get("/s/<int:story_id>")
+def story(story_id: int) -> str:
+    storage = state().storage
+    item = storage.get_reader_story(story_id)
+    if item is None:
+        abort(404, "There is no such story.")
+    scope = parse_scope(request.args.get("in"), state().config) or ALL
+    return render_page(
+        "story.html",
+        scope,
+        item=item,
+        scope=scope,
+        back_url=list_url(scope),
+        neighbours=storage.story_neighbours(story_id, scope),
+        content=article_html(item.story.lead),
+    )
+
+
+@blueprint.get("/search")
+def search() -> str:
+    query = request.args.get("q", "").strip()[:500]
+    section = request.args.get("section") or None
+    if section is not None and section not in section_names(state().config):
+        section = None
+    before = positive_int(request.args.get("before"), "page position")
+    results = None
+    if query:
+        results = state().storage.search_stories(
+            query, section=section, before=before, limit=SEARCH_PAGE_SIZE
+        )
+    return render_page(
+        "search.html",
+        section_scope(section) if section else "",
+        query=query,
+        search_section=section,
+        results=results,
+    )
+
+
+@blueprint.get("/feeds")
+def feeds_health() -> str:
+    health = state().storage.feed_health()
+    # Feeds that need the admin first, then failing ones, then the rest by title.
+    health.sort(
+        key=lambda item: (
+            item.needs_attention is None,
+            not item.feed.error_count,
+            not item.feed.active,
+            item.feed.title.casefold(),
+        )
+    )
+    return render_page("feeds.html", "", feeds=health)
+
+
+@blueprint.after_request
+def cache_static(response: Response) -> Response:
+    if request.endpoint == "reader.static" and request.args.get("v"):
+        response.cache_control.public = True
+        response.cache_control.max_age = STATIC_MAX_AGE
+        response.cache_control.immutable = True
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the reader: pages, actions, template helpers and the error handler."""
+    from aggregator.web import actions, errors, present
+
+    present.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(blueprint)
+    app.register_blueprint(actions.blueprint)

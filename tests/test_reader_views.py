@@ -1,0 +1,378 @@
+"""The web reader through Flask's test client, on a database filled by the real pipeline
+from feeds served on 127.0.0.1 (tests/reader_site.py)."""
+
+from __future__ import annotations
+
+import html as html_module
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import lxml.html
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from aggregator.errors import StorageError
+from aggregator.storage import Storage
+from aggregator.web import create_app
+from aggregator.web.reader import PAGE_SIZE
+from aggregator.web.security import SECURITY_HEADERS
+from tests.conftest import REPO_ROOT
+from tests.css import css
+from tests.httpserver import FeedServer
+from tests.reader_site import WIRE, XSS_MARKER, Item, Site, build_site, serve_items
+from tests.safety import assert_safe_html
+
+
+@pytest.fixture
+def site(storage: Storage) -> Iterator[Site]:
+    with FeedServer() as server:
+        yield build_site(server, storage)
+
+
+@pytest.fixture
+def app(site: Site) -> Flask:
+    return create_app(site.config, storage=site.storage, test_config={"TESTING": True})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def page(client: FlaskClient, url: str, status: int = 200) -> lxml.html.HtmlElement:
+    response = client.get(url)
+    assert response.status_code == status, (url, response.status_code)
+    return lxml.html.fromstring(response.get_data(as_text=True))
+
+
+def csrf_token(client: FlaskClient) -> str:
+    html = client.get("/").get_data(as_text=True)
+    found = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+def story_titles(document: lxml.html.HtmlElement) -> list[str]:
+    return [link.text_content() for link in css(document, "li.story .title a")]
+
+
+def story_id(document: lxml.html.HtmlElement, title: str) -> int:
+    for item in css(document, "li.story"):
+        if css(item, ".title a")[0].text_content() == title:
+            return int(item.get("data-id"))
+    raise AssertionError(f"no story titled {title!r}")
+
+
+def test_river_shows_every_story_once_newest_first(client: FlaskClient) -> None:
+    river = page(client, "/")
+    titles = story_titles(river)
+    # Markup in titles is shown as text (escaped), never interpreted.
+    assert titles[:2] == [
+        f"<script>{XSS_MARKER}</script>Hostile title",
+        '"><img src=x onerror=window.__xss=1>',
+    ]
+    assert titles.index("Navy commissions a new frigate") < titles.index("Harbor reopens")
+    assert "Frigate joins the fleet" not in titles  # folded into the wire's story
+    frigate = css(river, f"#s{story_id(river, 'Navy commissions a new frigate')}")[0]
+    assert [a.text_content() for a in css(frigate, ".badge")] == ["US Military", "US News"]
+    also = css(frigate, ".also a")
+    assert [a.text_content() for a in also] == ["Other Outlet"]
+    assert also[0].get("href") == "https://news.example/frigate?utm_source=other"
+    assert css(frigate, ".source")[0].text_content() == "Wire"
+    time = css(frigate, "time")[0]
+    assert time.get("datetime").endswith("Z") and time.get("title").endswith("UTC")
+    counts = {c.get("data-count"): c.text_content() for c in css(river, "[data-count]")}
+    assert counts["all"] == str(len(titles)) and counts["section:us-military"] == "1"
+
+
+def test_section_feed_and_story_pages(client: FlaskClient, site: Site) -> None:
+    section = page(client, "/c/us-news")
+    assert story_titles(section) == ["Navy commissions a new frigate", "Senate passes the budget"]
+    page(client, "/c/no-such-section", status=404)
+    wire_id = site.storage.get_feed_by_url(site.feeds["/wire.xml"]).id  # type: ignore[union-attr]
+    feed_page = page(client, f"/f/{wire_id}")
+    assert story_titles(feed_page)[0] == "Navy commissions a new frigate"
+    page(client, "/f/999999", status=404)
+
+    frigate_id = story_id(section, "Navy commissions a new frigate")
+    story = page(client, f"/s/{frigate_id}?in=section:us-news")
+    assert css(story, "h1")[0].text_content() == "Navy commissions a new frigate"
+    assert "joins the Atlantic fleet" in css(story, ".content")[0].text_content()
+    assert "Pat Writer" in css(story, ".meta")[0].text_content()
+    also = css(story, ".also li a")
+    assert also[0].text_content() == "Frigate joins the fleet"
+    assert css(story, 'a[rel="next"]')[0].get("href").startswith("/s/")
+    assert css(story, "a.back")[0].get("href") == f"/c/us-news#s{frigate_id}"
+    page(client, "/s/999999", status=404)
+
+
+def test_links_to_originals_never_leak_the_opener_or_referrer(client: FlaskClient) -> None:
+    river = page(client, "/")
+    urls = ["/", "/c/us-news", "/search?q=frigate"]
+    urls += [f"/s/{item.get('data-id')}" for item in css(river, "li.story")]
+    for url in urls:
+        for link in css(page(client, url), "a[href]"):
+            href = link.get("href")
+            if href.startswith(("http://", "https://")):
+                assert {"noopener", "noreferrer"} <= set(link.get("rel", "").split()), (url, href)
+
+
+def test_hostile_items_reach_pages_inert(client: FlaskClient) -> None:
+    river = page(client, "/")
+    urls = ["/", "/search?q=hostile", "/search?q=script", "/feeds"]
+    urls += [f"/s/{item.get('data-id')}" for item in css(river, "li.story")]
+    for url in urls:
+        html = client.get(url).get_data(as_text=True)
+        document = lxml.html.fromstring(html)
+        scripts = css(document, "script")
+        assert [s.get("src", "").split("?")[0] for s in scripts] == ["/static/reader.js"], url
+        assert not css(document, "svg, iframe, object, embed, form[action^=javascript]")
+        for element in document.iter():
+            for name, value in element.attrib.items():
+                assert not name.lower().startswith("on"), (url, name, value)
+                assert "javascript" not in value.lower().replace("\t", ""), (url, name, value)
+        for content in css(document, ".content"):  # the article body, as served
+            inner = html_module.escape(content.text or "") + "".join(
+                lxml.html.tostring(child, encoding="unicode") for child in content
+            )
+            assert_safe_html(inner)
+    hostile_title = f"<script>{XSS_MARKER}</script>Hostile title"
+    hostile = page(client, f"/s/{story_id(river, hostile_title)}")
+    assert css(hostile, "h1")[0].text_content() == hostile_title  # text, not markup
+    assert [child.tag for child in css(hostile, "h1 a")[0].iter()] == ["a"]
+
+
+def test_every_response_carries_the_security_headers(client: FlaskClient) -> None:
+    responses = [
+        client.get("/"),
+        client.get("/s/1"),
+        client.get("/static/reader.js"),
+        client.get("/no-such-page"),
+        client.get("/healthz"),
+        client.get("/?before=garbage"),
+        client.post("/s/1/read"),  # no CSRF token: 400
+    ]
+    for response in responses:
+        response.close()  # a static file is streamed from an open file
+        for name, value in SECURITY_HEADERS.items():
+            assert response.headers.get(name) == value, (response.request.path, name)
+    csp = SECURITY_HEADERS["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert [r.status_code for r in responses[3:]] == [404, 200, 400, 400]
+
+
+def test_static_files_are_cacheable_by_content(client: FlaskClient) -> None:
+    html = client.get("/").get_data(as_text=True)
+    css = re.search(r'href="(/static/reader\.css\?v=[0-9a-f]+)"', html)
+    assert css
+    response = client.get(css.group(1))
+    response.close()
+    assert response.status_code == 200 and "immutable" in response.headers["Cache-Control"]
+    assert response.mimetype == "text/css"
+
+
+def test_state_changes_need_a_post_with_a_csrf_token(client: FlaskClient) -> None:
+    river = page(client, "/")
+    target = story_id(river, "Senate passes the budget")
+    page(client, f"/s/{target}")  # opening the page (a GET) changes nothing
+    assert client.get(f"/s/{target}/read").status_code == 405
+    refused = client.post(f"/s/{target}/read", data={"next": "/"})
+    assert refused.status_code == 400 and "expired" in refused.get_data(as_text=True)
+    assert "unread" in css(page(client, "/"), f"#s{target}")[0].get("class")
+
+    token = csrf_token(client)
+    done = client.post(f"/s/{target}/read", data={"csrf_token": token, "next": "/c/us-news"})
+    assert done.status_code == 303 and done.headers["Location"] == "/c/us-news"
+    assert "unread" not in css(page(client, "/"), f"#s{target}")[0].get("class")
+
+    as_json = client.post(
+        f"/s/{target}/star", headers={"X-CSRFToken": token, "Accept": "application/json"}
+    )
+    assert as_json.get_json() == {"story_id": target, "unread": False, "starred": True}
+    assert story_titles(page(client, "/starred")) == ["Senate passes the budget"]
+    client.post(f"/s/{target}/unread", data={"csrf_token": token})
+    client.post(f"/s/{target}/unstar", data={"csrf_token": token})
+    assert story_titles(page(client, "/starred")) == []
+    missing = client.post(
+        "/s/999999/read", headers={"X-CSRFToken": token, "Accept": "application/json"}
+    )
+    assert missing.status_code == 404 and "error" in missing.get_json()
+
+
+@pytest.mark.parametrize(
+    "next_url", ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:x"]
+)
+def test_forms_never_redirect_off_site(client: FlaskClient, next_url: str) -> None:
+    token = csrf_token(client)
+    response = client.post("/s/1/read", data={"csrf_token": token, "next": next_url})
+    assert response.status_code == 303 and response.headers["Location"] == "/s/1"
+
+
+def test_unread_filter(client: FlaskClient) -> None:
+    token = csrf_token(client)
+    river = page(client, "/")
+    read_id = story_id(river, "Calm weather ahead")
+    client.post(f"/s/{read_id}/read", data={"csrf_token": token})
+    unread = story_titles(page(client, "/?unread=1"))
+    assert "Calm weather ahead" not in unread
+    assert len(unread) == len(story_titles(river)) - 1
+    counts = css(page(client, "/"), '[data-count="all"]')[0].text_content()
+    assert counts == str(len(unread))
+
+
+def test_mark_all_read_leaves_stories_that_arrived_since_unread(
+    client: FlaskClient, site: Site
+) -> None:
+    section = page(client, "/c/us-news")
+    form = css(section, "form.mark-all")[0]
+    fields = {field.get("name"): field.get("value") for field in css(form, "input")}
+    assert fields["scope"] == "section:us-news"
+    # Meanwhile the wire publishes two more US News stories: one newer than anything
+    # shown, one dated in the middle of what was shown.
+    site.now += timedelta(minutes=10)
+    newer = Item("w4", "Breaking US news", timedelta(minutes=1), "https://news.example/4", "x",
+                 categories=("US News",))  # fmt: skip
+    middle = Item("w5", "Late report", timedelta(hours=1, minutes=40), "https://news.example/5",
+                  "x", categories=("US News",))  # fmt: skip
+    wire = [*WIRE, newer, middle]
+    serve_items(site, "/wire.xml", "Wire", wire, etag='"v2"')
+    site.poll(site.now + timedelta(hours=2))
+    response = client.post(form.get("action"), data=fields)
+    assert response.status_code == 303 and response.headers["Location"] == "/c/us-news"
+    remaining = story_titles(page(client, "/c/us-news?unread=1"))
+    assert remaining == ["Breaking US news", "Late report"]
+    bad = dict(fields, scope="section:nope")
+    assert client.post(form.get("action"), data=bad).status_code == 400
+
+
+def test_search_highlights_matches_and_filters_by_section(client: FlaskClient) -> None:
+    results = page(client, "/search?q=frigate")
+    assert story_titles(results) == ["Navy commissions a new frigate"]
+    marks = [mark.text_content().lower() for mark in css(results, "li.story mark")]
+    assert "frigate" in marks
+    assert story_titles(page(client, "/search?q=frigate&section=us-news")) == [
+        "Navy commissions a new frigate"
+    ]
+    assert story_titles(page(client, "/search?q=harbor&section=us-news")) == []
+    assert story_titles(page(client, "/search?q=harbor")) == ["Harbor reopens"]
+    echoed = client.get("/search?q=%3Cscript%3Ealert(1)%3C/script%3E").get_data(as_text=True)
+    assert "<script>alert(1)" not in echoed and "&lt;script&gt;alert(1)" in echoed
+    assert page(client, "/search?q=frigate&before=x", status=400) is not None
+    assert not story_titles(page(client, "/search"))
+
+
+def test_feeds_page_shows_each_feeds_health(client: FlaskClient, site: Site) -> None:
+    health = page(client, "/feeds")
+    rows = {css(row, ".url")[0].text_content(): row for row in css(health, "tbody tr")}
+
+    def cell(path: str, label: str) -> str:
+        row = rows[site.feeds[path]]
+        return str(css(row, f'td[data-label="{label}"]')[0].text_content().strip())
+
+    assert "410 Gone" in cell("/gone.xml", "Status")
+    assert cell("/gone.xml", "Next check") == "stopped"
+    assert "Moved permanently to" in cell("/moved.xml", "Status")
+    assert css(rows[site.feeds["/gone.xml"]], ".warn")
+    assert cell("/broken.xml", "HTTP") == "500" and "500" in cell("/broken.xml", "Last error")
+    assert cell("/broken.xml", "Status").startswith("Failing")
+    assert cell("/wire.xml", "Entries") == "3" and cell("/wire.xml", "HTTP") == "304"
+    assert cell("/wire.xml", "Status") == "OK"
+    # Feeds needing the admin come first.
+    first_urls = [css(row, ".url")[0].text_content() for row in css(health, "tbody tr")]
+    assert set(first_urls[:2]) == {site.feeds["/gone.xml"], site.feeds["/moved.xml"]}
+
+
+def test_pages_walk_the_whole_river_once(storage: Storage) -> None:
+    with FeedServer() as server:
+        site = build_site(server, storage)
+        items = [
+            Item(f"n{n}", f"Numbered story {n}", timedelta(minutes=5 * n + 7), f"https://n.example/{n}")
+            for n in range(PAGE_SIZE * 2 + 5)
+        ]  # fmt: skip
+        serve_items(site, "/wire.xml", "Wire", items, etag='"many"')
+        site.poll(site.now + timedelta(hours=1))
+        app = create_app(site.config, storage=storage, test_config={"TESTING": True})
+        client = app.test_client()
+        seen: list[str] = []
+        url: str | None = "/"
+        pages = 0
+        while url:
+            document = page(client, url)
+            seen.extend(story_titles(document))
+            older = css(document, '.pager a[rel="next"]')
+            url = older[0].get("href") if older else None
+            if url:
+                query = parse_qs(urlsplit(url).query)
+                assert set(query) == {"before", "top"}
+            pages += 1
+        assert pages == 3 and len(seen) == len(set(seen))
+        assert {f"Numbered story {n}" for n in range(len(items))} <= set(seen)
+        page(client, "/?before=12_x", status=400)
+        page(client, "/?before=99999999999999999999999_1", status=400)
+
+
+def test_domain_errors_map_to_statuses(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unavailable(*args: object, **kwargs: object) -> None:
+        raise StorageError("database error: connection refused")
+
+    monkeypatch.setattr(Storage, "list_reader_stories", unavailable)
+    response = client.get("/")
+    assert response.status_code == 503 and "not answering" in response.get_data(as_text=True)
+    as_json = client.get("/", headers={"Accept": "application/json"})
+    assert as_json.status_code == 503 and as_json.get_json()["error"]
+    assert client.get("/c/us-news/").status_code == 404  # routing errors keep their status
+
+
+@pytest.mark.slow
+def test_templates_and_static_files_ship_inside_the_wheel(tmp_path: Path) -> None:
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(REPO_ROOT), "--no-deps", "-w", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if built.returncode != 0 and "satisfies the requirement setuptools" in built.stderr:
+        pytest.skip("pip cannot fetch the build backend (setuptools) here")
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = tmp_path.glob("aggregator-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for folder in ("templates", "static"):
+        for path in (REPO_ROOT / folder).iterdir():
+            assert f"aggregator/{folder}/{path.name}" in names, path
+    # Installed from the wheel, the app finds them inside the package.
+    target = tmp_path / "site"
+    installed = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from aggregator.web.assets import asset_dir; "
+            "print(asset_dir('templates')); print(asset_dir('static'))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(target)},
+        timeout=60,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split() == [
+        str(target / "aggregator" / "templates"),
+        str(target / "aggregator" / "static"),
+    ]
