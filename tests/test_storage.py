@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -410,3 +411,28 @@ def test_later_migrations_are_idempotent_and_upgrade_old_databases(tmp_path: Pat
     add_feeds(upgraded, "https://a.example/feed")
     assert len(upgraded.claim_due_feeds(NOW, owner="x", lease_seconds=60)) == 1
     upgraded.close()
+
+
+def test_concurrent_first_reports_of_one_story_join_it(storage: Storage) -> None:
+    """Two transactions creating a story for the same key at once end in one story."""
+
+    keys = ("url:https://wire.example/same",)
+    with storage.write() as conn:
+        first_story, created = storage._story_for(conn, keys, NOW, NOW)
+        assert created
+        results: list[tuple[int, bool]] = []
+
+        def second_writer() -> None:
+            with storage.write() as other:
+                results.append(storage._story_for(other, (*keys, "text:x"), NOW, NOW))
+
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        thread.join(timeout=1)  # it waits on our uncommitted key (or our write lock)
+        assert thread.is_alive()
+    thread.join(timeout=30)
+    assert results == [(first_story, False)]
+    with storage.read() as conn:
+        owners = set(conn.scalars(select(schema.story_keys.c.story_id)))
+        story_count = conn.scalar(select(func.count()).select_from(schema.stories))
+    assert owners == {first_story} and story_count == 1

@@ -274,21 +274,35 @@ class EntriesMixin(StorageBase):
         self, conn: Connection, keys: tuple[str, ...], sort_at: datetime, now: datetime
     ) -> tuple[int, bool]:
         """Return (story id, created) for an entry with these keys, creating the story if new."""
-        story_id = None
-        if keys:
-            story_id = conn.scalar(
-                select(story_keys.c.story_id)
-                .where(story_keys.c.key.in_(keys))
-                .order_by(story_keys.c.story_id)
-                .limit(1)
-            )
-        created = story_id is None
-        if story_id is None:
-            story_id = _inserted_id(
-                conn, insert(stories).values(created_at=now, sort_at=sort_at, changed_at=now)
-            )
+        existing = self._story_owning(conn, keys)
+        if existing is not None:
+            self._add_story_keys(conn, keys, existing)
+            return existing, False
+        story_id = _inserted_id(
+            conn, insert(stories).values(created_at=now, sort_at=sort_at, changed_at=now)
+        )
         self._add_story_keys(conn, keys, story_id)
-        return int(story_id), created
+        # On PostgreSQL another transaction may have claimed one of these keys for
+        # its own new story meanwhile: our insert of that key waited for it to
+        # commit and then did nothing. Join that story instead of splitting one.
+        winner = self._story_owning(conn, keys, other_than=story_id)
+        if winner is not None:
+            conn.execute(delete(stories).where(stories.c.id == story_id))  # cascades its keys
+            self._add_story_keys(conn, keys, winner)
+            return winner, False
+        return story_id, True
+
+    @staticmethod
+    def _story_owning(
+        conn: Connection, keys: tuple[str, ...], other_than: int | None = None
+    ) -> int | None:
+        if not keys:
+            return None
+        query = select(story_keys.c.story_id).where(story_keys.c.key.in_(keys))
+        if other_than is not None:
+            query = query.where(story_keys.c.story_id != other_than)
+        story_id = conn.scalar(query.order_by(story_keys.c.story_id).limit(1))
+        return int(story_id) if story_id is not None else None
 
     def _add_story_keys(self, conn: Connection, keys: tuple[str, ...], story_id: int) -> None:
         if not keys:
