@@ -280,8 +280,15 @@ class _Site(_Section):
         return value.rstrip("/")
 
 
+def _retention(value: Any) -> int | None:
+    if isinstance(value, str) and value.strip().lower() in ("forever", "never"):
+        return None
+    return _duration_between(_DAY, 100 * 365 * _DAY)(value)
+
+
 class _Storage(_Section):
     url: str = StorageConfig.url
+    retention: Annotated[int | None, BeforeValidator(_retention)] = StorageConfig.retention_seconds
 
     @field_validator("url")
     @classmethod
@@ -297,6 +304,14 @@ class _Polling(_Section):
     timeout: Timeout = int(PollingConfig.timeout_seconds)
     connect_timeout: Timeout | None = None
     max_body: Annotated[int, BeforeValidator(_body_size)] = PollingConfig.max_body_bytes
+    min_interval: Duration = PollingConfig.min_interval_seconds
+    max_interval: Duration = PollingConfig.max_interval_seconds
+    host_spacing: Annotated[int, BeforeValidator(_duration_between(0, 60))] = int(
+        PollingConfig.host_spacing_seconds
+    )
+    error_threshold: Annotated[int, BeforeValidator(_count_between(1, 1000))] = (
+        PollingConfig.error_threshold
+    )
 
 
 class _Category(_Section):
@@ -720,7 +735,10 @@ class _Loader:
                 icon=site.icon,
                 websub_hub=site.websub_hub,
             ),
-            storage=StorageConfig(url=storage.url if storage else StorageConfig.url),
+            storage=StorageConfig(
+                url=storage.url if storage else StorageConfig.url,
+                retention_seconds=storage.retention if storage else StorageConfig.retention_seconds,
+            ),
             polling=self.polling_config(polling),
             categories=tuple(categories),
             feeds=tuple(feeds),
@@ -739,7 +757,17 @@ class _Loader:
                 f"({total}), the deadline for the whole fetch",
                 self.line(("polling", "connect_timeout")),
             )
+        if polling.min_interval > polling.max_interval:
+            low, high = format_duration(polling.min_interval), format_duration(polling.max_interval)
+            self.error(
+                f"polling.min_interval ({low}) is longer than polling.max_interval ({high})",
+                self.line(("polling", "min_interval")),
+            )
         return PollingConfig(
+            min_interval_seconds=polling.min_interval,
+            max_interval_seconds=polling.max_interval,
+            host_spacing_seconds=float(polling.host_spacing),
+            error_threshold=polling.error_threshold,
             interval_seconds=polling.interval,
             allow_private_networks=polling.allow_private_networks,
             workers=polling.workers,

@@ -26,6 +26,7 @@ class StorageConfig:
     # Always an absolute SQLAlchemy URL once loaded (relative sqlite paths are
     # resolved against the config file's folder).
     url: str = "sqlite:///aggregator.db"
+    retention_seconds: int | None = 90 * 86400  # None keeps entries forever
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,6 @@ class PollingConfig:
     max_interval_seconds: int = 24 * 3600  # nor less often, unless it failed or is gone
     host_spacing_seconds: float = 1.0  # between two requests to one host
     error_threshold: int = 3  # consecutive errors before a feed is flagged
-    retention_seconds: int | None = 90 * 86400  # None keeps entries forever
 
 
 @dataclass(frozen=True)

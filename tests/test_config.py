@@ -654,3 +654,45 @@ def test_config_path_may_be_relative(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert errors_of("feeds.yaml") == [
         "1: polling.interval: invalid duration '30 minutes' (use e.g. 30m, 1h, 1d)"
     ]
+
+
+# --- polling bounds, spacing, error threshold and retention (issue 5) ----------------------
+
+
+def test_polling_policy_keys(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            "storage:\n  retention: 30d\npolling:\n  min_interval: 10m\n  max_interval: 12h\n"
+            "  host_spacing: 0\n  error_threshold: 5\n",
+        )
+    )
+    assert config.storage.retention_seconds == 30 * 86400
+    assert (config.polling.min_interval_seconds, config.polling.max_interval_seconds) == (
+        600,
+        43200,
+    )
+    assert config.polling.host_spacing_seconds == 0
+    assert config.polling.error_threshold == 5
+    forever = load_config(write(tmp_path, "storage:\n  retention: forever\n"))
+    assert forever.storage.retention_seconds is None
+    defaults = load_config(write(tmp_path, "feeds: []\n"))
+    assert defaults.storage.retention_seconds == 90 * 86400
+    assert defaults.polling.host_spacing_seconds == 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "polling:\n  min_interval: 2h\n  max_interval: 1h\n",
+            "2: polling.min_interval (2h) is longer than polling.max_interval (1h)",
+        ),
+        ("storage:\n  retention: 1h\n", "2: storage.retention: duration '1h' is too short"),
+        ("polling:\n  host_spacing: 2m\n", "2: polling.host_spacing: duration '2m' is too long"),
+        ("polling:\n  error_threshold: 0\n", "2: polling.error_threshold: 0 is out of range"),
+    ],
+)
+def test_polling_policy_errors(tmp_path: Path, text: str, expected: str) -> None:
+    (message,) = errors_of(write(tmp_path, text))
+    assert message.startswith(expected), message
