@@ -217,6 +217,10 @@ class Updater:
         for entry in parsed.entries:
             by_identity.setdefault(entry_identity(entry), entry)
         stored_hashes = self.storage.get_entry_hashes(feed.id, list(by_identity))
+        new_identities = [identity for identity in by_identity if identity not in stored_hashes]
+        # Entries removed by retention stay removed while the feed still lists them.
+        for identity in self.storage.pruned_identities(feed.id, new_identities):
+            del by_identity[identity]
         processed = []
         for identity, entry in by_identity.items():
             entry_hash = content_hash(entry)

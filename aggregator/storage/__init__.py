@@ -7,9 +7,10 @@ from aggregator.storage.feeds import FeedsMixin
 from aggregator.storage.history import HistoryMixin
 from aggregator.storage.reader import ReaderMixin
 from aggregator.storage.reading import ReadingMixin
+from aggregator.storage.retention import RetentionMixin
 
 
-class Storage(FeedsMixin, EntriesMixin, HistoryMixin, ReaderMixin, ReadingMixin):
+class Storage(FeedsMixin, EntriesMixin, HistoryMixin, RetentionMixin, ReaderMixin, ReadingMixin):
     """The one storage object; domain methods come from the mixins."""
 
 

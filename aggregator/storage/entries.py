@@ -63,6 +63,20 @@ def _inserted_id(conn: Connection, statement: Insert) -> int:
     return int(key[0])
 
 
+def bump_versions(conn: Connection, sections: set[str], now: datetime) -> None:
+    """Mark these sections and "*" (everything) as changed, for cached published outputs."""
+    keys = sorted(sections | {ALL_SECTIONS})
+    insert_fn = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    conn.execute(
+        insert_fn(section_versions)
+        .values([{"section": key, "version": 1, "changed_at": now} for key in keys])
+        .on_conflict_do_update(
+            index_elements=["section"],
+            set_={"version": section_versions.c.version + 1, "changed_at": now},
+        )
+    )
+
+
 class EntriesMixin(StorageBase):
     def get_entry_hashes(self, feed_id: int, identities: list[str]) -> dict[str, str]:
         """Return identity -> content hash for the given entries already stored."""
@@ -163,7 +177,7 @@ class EntriesMixin(StorageBase):
                 continue
             touched_sections.update(entry.sections)
         if new or updated:
-            self._bump_versions(conn, touched_sections | {ALL_SECTIONS}, feed_update.fetched_at)
+            bump_versions(conn, touched_sections, feed_update.fetched_at)
         # The reader's lists, unread counters and search documents follow in this transaction.
         index_stories(conn, touched_stories)
         return StoreResult(new=new, updated=updated)
@@ -251,18 +265,6 @@ class EntriesMixin(StorageBase):
                 [{"story_id": story_id, "section": s, "sort_at": story_sort_at} for s in sections]
             )
             .on_conflict_do_nothing(index_elements=["story_id", "section"])
-        )
-
-    def _bump_versions(self, conn: Connection, sections: set[str], now: datetime) -> None:
-        """Mark these sections (and "*") as changed, for cached published outputs."""
-        statement = self._insert_ignoring_conflicts(conn, section_versions).values(
-            [{"section": section, "version": 1, "changed_at": now} for section in sorted(sections)]
-        )
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["section"],
-                set_={"version": section_versions.c.version + 1, "changed_at": now},
-            )
         )
 
     @staticmethod

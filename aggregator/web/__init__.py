@@ -20,10 +20,16 @@ EXTENSION_KEY = "aggregator"
 
 @dataclass
 class AppState:
-    """What every view needs: the current config and the storage."""
+    """What every view needs: the current config and the storage.
+
+    ``serve`` replaces ``config`` when feeds.yaml is edited, and sets
+    ``config_error`` while the file on disk is invalid (the last good config
+    stays in force).
+    """
 
     config: Config
     storage: Storage
+    config_error: str | None = None
 
 
 def state() -> AppState:
@@ -52,10 +58,11 @@ def create_app(
     app.extensions[EXTENSION_KEY] = AppState(
         config=config, storage=storage or open_storage(database_url(config))
     )
-    from aggregator.web import feeds, health, reader, security
+    from aggregator.web import feeds, health, metrics, reader, security
 
     security.init_app(app)
     health.init_app(app)
     feeds.init_app(app)
     reader.init_app(app)
+    metrics.init_app(app)
     return app

@@ -14,7 +14,8 @@ blueprint = Blueprint("health", __name__)
 
 @blueprint.get("/healthz")
 def healthz() -> tuple[Response, int]:
-    storage = state().storage
+    app_state = state()
+    storage = app_state.storage
     try:
         feeds = storage.list_feeds(active_only=True)
     except StorageError as e:
@@ -27,6 +28,7 @@ def healthz() -> tuple[Response, int]:
             "feeds": len(feeds),
             "feeds_failing": sum(1 for feed in feeds if feed.error_count or feed.gone),
             "last_poll_at": max(fetched).isoformat() if fetched else None,
+            "config_error": app_state.config_error,
             "now": datetime.now(UTC).isoformat(),
         }
     ), 200
