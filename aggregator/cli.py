@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import os
 import signal
 import sys
 from datetime import UTC, datetime
@@ -15,7 +15,8 @@ from aggregator import __version__, websub
 from aggregator.config import database_url, default_config_path, load_config
 from aggregator.errors import ConfigErrors, StorageError
 from aggregator.fetch import Fetcher, FetchLimits
-from aggregator.models import Config
+from aggregator.logs import configure_logging
+from aggregator.models import Config, FeedState
 from aggregator.poll import PollSummary, feeds_to_poll, poll_feeds
 from aggregator.scheduler import PollScheduler
 from aggregator.storage import Storage, open_storage
@@ -51,14 +52,21 @@ def _open(config: Config) -> Storage:
     help="The feeds.yaml to use.",
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    envvar="AGGREGATOR_LOG_FORMAT",
+    show_default=True,
+    help="json: one object per line, with feed_url on records about a feed.",
+)
 @click.version_option(__version__, prog_name="aggregator")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str, verbose: int) -> None:
+def cli(ctx: click.Context, config_path: str, verbose: int, log_format: str) -> None:
     """A self-hosted feed aggregator: polls the feeds in feeds.yaml, deduplicates and
     categorizes their items, and serves them. The database is SQLite next to the
     config unless storage.url or $AGGREGATOR_DATABASE_URL says otherwise."""
-    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(verbose, json_lines=log_format == "json")
     ctx.obj = config_path
 
 
@@ -70,6 +78,119 @@ def check(config_path: str) -> None:
     click.echo(
         f"{config.path}: OK ({len(config.feeds)} feeds, {len(config.categories)} categories)"
     )
+    for note in _database_notes(config):
+        click.echo(note)
+
+
+def _existing_storage(config: Config) -> Storage | None:
+    """The database, if it already exists (check never creates one)."""
+    url = database_url(config)
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[-1].split("?", 1)[0]
+        if not path or not os.path.exists(path):
+            return None
+    try:
+        return open_storage(url)
+    except StorageError:
+        return None
+
+
+def _database_notes(config: Config) -> list[str]:
+    """Suggestions from what polling found: moved and gone feeds to fix in feeds.yaml."""
+    storage = _existing_storage(config)
+    if storage is None:
+        return []
+    try:
+        stored = {feed.url: feed for feed in storage.list_feeds(active_only=True)}
+    finally:
+        storage.close()
+    notes = []
+    for feed in config.feeds:
+        state = stored.get(feed.url)
+        if state is None:
+            continue
+        where = f"{config.path}:{feed.line}" if feed.line else config.path
+        if state.fetch_url:
+            notes.append(
+                f"{where}: note: {feed.url} moved permanently to {state.fetch_url} "
+                "(seen 3 times in a row, now fetched there); update the URL"
+            )
+        elif state.permanent_redirect_url:
+            notes.append(
+                f"{where}: note: {feed.url} redirects permanently to "
+                f"{state.permanent_redirect_url} (seen {state.redirect_count} times)"
+            )
+        if state.gone:
+            notes.append(f"{where}: note: {feed.url} is gone (HTTP 410); remove it")
+    return notes
+
+
+@cli.command()
+@click.pass_obj
+def feeds(config_path: str) -> None:
+    """List the feeds with their status, last fetch, next check and last error."""
+    config = _load(config_path)
+    storage = _open(config)
+    try:
+        storage.sync_feeds(config.feeds, datetime.now(UTC))
+        for line in format_feeds(storage.list_feeds(active_only=True), config, datetime.now(UTC)):
+            click.echo(line)
+    finally:
+        storage.close()
+
+
+def _ago(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    seconds = int((now - moment).total_seconds())
+    future = seconds < 0
+    seconds = abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            text = f"{seconds // size}{unit}"
+            break
+    else:
+        text = f"{seconds}s"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def feed_status(feed: FeedState, error_threshold: int) -> str:
+    """One word for a feed's health, as the feeds page shows it."""
+    if feed.gone:
+        return "GONE"
+    if feed.error_count >= error_threshold:
+        return "FLAGGED"
+    if feed.error_count:
+        return "failing"
+    if feed.last_fetched_at is None:
+        return "new"
+    if feed.fetch_url or feed.permanent_redirect_url:
+        return "moved"
+    return "ok"
+
+
+def format_feeds(feeds: list[FeedState], config: Config, now: datetime) -> list[str]:
+    """The table printed by `aggregator feeds`: feeds needing attention first."""
+    threshold = config.polling.error_threshold
+    order = {"GONE": 0, "FLAGGED": 1, "failing": 2, "moved": 3, "new": 4, "ok": 5}
+    rows = sorted(feeds, key=lambda f: (order[feed_status(f, threshold)], f.title.lower()))
+    lines = [f"{'STATUS':<8} {'FEED':<40} {'LAST FETCH':<11} {'NEXT CHECK':<11} DETAIL"]
+    for feed in rows:
+        status = feed_status(feed, threshold)
+        next_check = "stopped" if feed.gone else _ago(feed.next_check_at, now)
+        if feed.last_error:
+            detail = f"{feed.last_error} ({feed.error_count}x)"
+        elif feed.fetch_url or feed.permanent_redirect_url:
+            detail = f"moved to {feed.fetch_url or feed.permanent_redirect_url}"
+        else:
+            detail = f"HTTP {feed.last_status}" if feed.last_status else ""
+        lines.append(
+            f"{status:<8} {feed.title[:40]:<40} {_ago(feed.last_fetched_at, now):<11} "
+            f"{next_check:<11} {detail}".rstrip()
+        )
+    failing = sum(1 for f in feeds if feed_status(f, threshold) in ("GONE", "FLAGGED", "failing"))
+    lines.append(f"{len(feeds)} feeds, {failing} need attention.")
+    return lines
 
 
 class _Progress:
@@ -167,7 +288,13 @@ def serve(config_path: str, host: str, port: int, threads: int, no_poll: bool) -
     config = _load(config_path)
     storage = _open(config)
     app = create_app(config, storage=storage)
-    scheduler = None if no_poll else PollScheduler(config, storage)
+    app_state = app.extensions["aggregator"]
+
+    def on_config(new_config: Config, error: str | None) -> None:
+        app_state.config = new_config
+        app_state.config_error = error
+
+    scheduler = PollScheduler(config, storage, polling=not no_poll, on_config=on_config)
     server = create_server(app, host=host, port=port, threads=threads, ident="aggregator")
 
     def stop(signum: int, _frame: object) -> None:
@@ -175,16 +302,14 @@ def serve(config_path: str, host: str, port: int, threads: int, no_poll: bool) -
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        if scheduler:
-            scheduler.start()
+        scheduler.start()
         click.echo(f"Serving on http://{host}:{server.effective_port}/  (Ctrl-C to stop)")
         server.run()
     except (KeyboardInterrupt, SystemExit):
         click.echo("Stopping...", err=True)
     finally:
         server.close()
-        if scheduler:
-            scheduler.shutdown()
+        scheduler.shutdown()
         storage.close()
 
 

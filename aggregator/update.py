@@ -37,6 +37,7 @@ from aggregator.schedule import (
     observe_redirect,
 )
 from aggregator.storage import Storage
+from aggregator.storage.sections import StoredForFiling
 
 log = logging.getLogger(__name__)
 
@@ -335,3 +336,24 @@ def _feed_hints(parsed: FeedData) -> dict[str, Any]:
         "update_period": parsed.update_period,
         "update_frequency": parsed.update_frequency,
     }
+
+
+def refile_entries(config: Config, storage: Storage, now: datetime) -> int:
+    """Re-categorize every stored entry under ``config``'s categories.
+
+    For when the categories or a feed's default category change. Returns how many
+    entries changed sections.
+    """
+    categorizer = Categorizer(config.categories)
+    slugs = {category.name: category.slug for category in config.categories}
+
+    def sections_of(item: StoredForFiling) -> tuple[str, ...]:
+        result = categorizer.categorize(
+            title=item.title,
+            summary_text=item.summary_text,
+            tags=item.tags,
+            feed_category=item.feed_category,
+        )
+        return tuple(slugs[name] for name in result.sections)
+
+    return storage.refile_entries(sections_of, now)

@@ -8,9 +8,18 @@ from aggregator.storage.history import HistoryMixin
 from aggregator.storage.reader import ReaderMixin
 from aggregator.storage.reading import ReadingMixin
 from aggregator.storage.retention import RetentionMixin
+from aggregator.storage.sections import SectionsMixin
 
 
-class Storage(FeedsMixin, EntriesMixin, HistoryMixin, RetentionMixin, ReaderMixin, ReadingMixin):
+class Storage(
+    FeedsMixin,
+    EntriesMixin,
+    HistoryMixin,
+    RetentionMixin,
+    SectionsMixin,
+    ReaderMixin,
+    ReadingMixin,
+):
     """The one storage object; domain methods come from the mixins."""
 
 

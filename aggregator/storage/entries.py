@@ -77,6 +77,23 @@ def bump_versions(conn: Connection, sections: set[str], now: datetime) -> None:
     )
 
 
+def rebuild_story_sections(conn: Connection, story_id: int) -> None:
+    """Make a story's sections the union of its entries' sections again."""
+    sort_at = conn.scalar(select(stories.c.sort_at).where(stories.c.id == story_id))
+    conn.execute(delete(story_sections).where(story_sections.c.story_id == story_id))
+    sections = conn.scalars(
+        select(entry_sections.c.section)
+        .join(entries)
+        .where(entries.c.story_id == story_id)
+        .distinct()
+    ).all()
+    if sections:
+        conn.execute(
+            insert(story_sections),
+            [{"story_id": story_id, "section": s, "sort_at": sort_at} for s in sorted(sections)],
+        )
+
+
 class EntriesMixin(StorageBase):
     def get_entry_hashes(self, feed_id: int, identities: list[str]) -> dict[str, str]:
         """Return identity -> content hash for the given entries already stored."""

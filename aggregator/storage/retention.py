@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from aggregator.storage import schema
 from aggregator.storage.base import StorageBase
-from aggregator.storage.entries import bump_versions
+from aggregator.storage.entries import bump_versions, rebuild_story_sections
 from aggregator.storage.reader_index import apply_unread_deltas, dialect_insert, index_stories
 
 entries = schema.entries
@@ -131,18 +131,4 @@ class RetentionMixin(StorageBase):
             conn.execute(
                 update(stories).where(stories.c.id == story_id).values(lead_entry_id=lead_entry_id)
             )
-        sort_at = conn.scalar(select(stories.c.sort_at).where(stories.c.id == story_id))
-        conn.execute(
-            delete(schema.story_sections).where(schema.story_sections.c.story_id == story_id)
-        )
-        sections = conn.scalars(
-            select(schema.entry_sections.c.section)
-            .join(entries)
-            .where(entries.c.story_id == story_id)
-            .distinct()
-        ).all()
-        if sections:
-            conn.execute(
-                insert(schema.story_sections),
-                [{"story_id": story_id, "section": s, "sort_at": sort_at} for s in sections],
-            )
+        rebuild_story_sections(conn, story_id)

@@ -198,7 +198,12 @@ def merged_feed(name: str, fmt: str) -> Response:
     token = request.args.get("before") or None
     cursor = decode_cursor(token) if token else None
     versions = cache.section_versions(app_state.storage, output.version_keys)
-    stamp = tuple(versions[k][0] if k in versions else 0 for k in output.version_keys)
+    # The config object is replaced on every reload of feeds.yaml: a new one (new
+    # titles, categories or outputs) invalidates the kept renderings.
+    stamp = (
+        id(app_state.config),
+        *(versions[k][0] if k in versions else 0 for k in output.version_keys),
+    )
     key = (name, fmt, token)
     rendering = cache.get(key)
     if rendering is None or rendering.stamp != stamp:
