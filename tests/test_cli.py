@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -120,3 +121,57 @@ def test_database_url_from_environment(offline: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert other.exists()
     assert not (offline / "offline.db").exists()
+
+
+def test_feeds_lists_status_and_check_suggests_fixes(tmp_path: Path) -> None:
+    with FeedServer() as server:
+        server.route(
+            "/ok.xml",
+            FeedServer.feed(b'<rss version="2.0"><channel><title>Fine</title></channel></rss>'),
+        )
+        server.route("/gone.xml", FeedServer.status(410))
+        server.route("/broken.xml", FeedServer.status(500))
+        config = tmp_path / "feeds.yaml"
+        config.write_text(
+            "polling:\n  allow_private_networks: true\n  error_threshold: 1\n"
+            f"feeds:\n  - url: {server.url('/ok.xml')}\n  - url: {server.url('/gone.xml')}\n"
+            f"  - url: {server.url('/broken.xml')}\n"
+        )
+        assert run("--config", str(config), "poll", cwd=tmp_path).returncode == 0
+    listing = run("--config", str(config), "feeds", cwd=tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.strip().splitlines()
+    assert lines[0].split() == ["STATUS", "FEED", "LAST", "FETCH", "NEXT", "CHECK", "DETAIL"]
+    assert lines[1].startswith("GONE") and "stopped" in lines[1] and "410" in lines[1]
+    assert lines[2].startswith("FLAGGED") and "HTTP 500" in lines[2] and "(1x)" in lines[2]
+    assert lines[3].startswith("ok") and "Fine" in lines[3] and "HTTP 200" in lines[3]
+    assert lines[-1] == "3 feeds, 2 need attention."
+
+    checked = run("--config", str(config), "check", cwd=tmp_path)
+    assert checked.returncode == 0
+    assert (
+        f"{config}:6: note: {server.url('/gone.xml')} is gone (HTTP 410); remove it"
+        in checked.stdout
+    )
+
+
+def test_check_never_creates_a_database(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text("feeds:\n  - url: https://example.org/feed.xml\n")
+    assert run("--config", str(config), "check", cwd=tmp_path).returncode == 0
+    assert not (tmp_path / "aggregator.db").exists()
+
+
+def test_json_logs_carry_the_feed_url(tmp_path: Path) -> None:
+    with FeedServer() as server:
+        server.route("/missing.xml", FeedServer.status(404))
+        config = tmp_path / "feeds.yaml"
+        config.write_text(
+            "polling:\n  allow_private_networks: true\n"
+            f"feeds:\n  - url: {server.url('/missing.xml')}\n"
+        )
+        result = run("--config", str(config), "--log-format", "json", "poll", cwd=tmp_path)
+    records = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    failures = [r for r in records if r.get("feed_url") == server.url("/missing.xml")]
+    assert failures and failures[0]["level"] == "warning" and failures[0]["status"] == 404
+    assert "HTTP 404" in failures[0]["message"]

@@ -290,6 +290,32 @@ def test_feeds_page_shows_each_feeds_health(client: FlaskClient, site: Site) -> 
     assert set(first_urls[:2]) == {site.feeds["/gone.xml"], site.feeds["/moved.xml"]}
 
 
+def test_feeds_page_flags_repeated_failures_and_shows_config_errors(
+    app: Flask, client: FlaskClient, site: Site
+) -> None:
+    broken = site.storage.get_feed_by_url(site.feeds["/broken.xml"])
+    assert broken is not None
+    for hours in range(1, 4):  # past the error threshold (3 in a row)
+        site.poll(site.now + timedelta(days=hours))
+    health = page(client, "/feeds")
+    rows = {css(row, ".url")[0].text_content(): row for row in css(health, "tbody tr")}
+    status = css(rows[site.feeds["/broken.xml"]], 'td[data-label="Status"]')[0].text_content()
+    assert "Flagged: failing" in status and "still retried" in status
+    assert not css(health, ".config-error")
+
+    app.extensions["aggregator"].config_error = "feeds.yaml:7: unknown key 'urll' in feeds[2]"
+    banner = css(page(client, "/feeds"), ".config-error")
+    assert banner and "feeds.yaml:7: unknown key 'urll'" in banner[0].text_content()
+
+    history = page(client, f"/f/{broken.id}/history")
+    rows_shown = css(history, "tbody tr")
+    assert len(rows_shown) >= 4
+    outcome = css(rows_shown[0], 'td[data-label="Outcome"]')[0].text_content().strip()
+    assert outcome == "Failed"
+    assert "500" in css(rows_shown[0], 'td[data-label="Error"]')[0].text_content()
+    page(client, "/f/999999/history", status=404)
+
+
 def test_pages_walk_the_whole_river_once(storage: Storage) -> None:
     with FeedServer() as server:
         site = build_site(server, storage)

@@ -172,7 +172,25 @@ def feeds_health() -> str:
             item.feed.title.casefold(),
         )
     )
-    return render_page("feeds.html", "", feeds=health)
+    app_state = state()
+    return render_page(
+        "feeds.html",
+        "",
+        feeds=health,
+        config_error=app_state.config_error,
+        error_threshold=app_state.config.polling.error_threshold,
+    )
+
+
+@blueprint.get("/f/<int:feed_id>/history")
+def feed_history(feed_id: int) -> str:
+    storage = state().storage
+    found = storage.get_feed(feed_id)
+    if found is None:
+        abort(404, "There is no such feed.")
+    return render_page(
+        "history.html", feed_scope(feed_id), feed=found, attempts=storage.fetch_history(feed_id)
+    )
 
 
 @blueprint.after_request
