@@ -254,7 +254,9 @@ class Updater:
             content_html=content_html,
             summary_text=summary_text,
             author=entry.author,
-            published=entry.published,
+            # Many feeds (Atom without <published>, RSS 1.0 dc:date) only say when an
+            # item was updated: that is then the best publication date there is.
+            published=entry.published or entry.updated,
             updated=entry.updated,
             tags=categorization.tags,
             enclosures=entry.enclosures,

@@ -213,3 +213,20 @@ def test_sections_and_sanitized_html_are_stored(server: FeedServer, storage: Sto
     assert "javascript" not in entry.summary_html.lower()
     assert sections == ["us-military", "us-news"]
     assert entry.tags == ["Weather"]
+
+
+def test_updated_date_stands_in_for_a_missing_published_date(
+    server: FeedServer, storage: Storage
+) -> None:
+    atom = (
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>'
+        b"<id>urn:a</id><updated>2026-11-20T08:00:00Z</updated>"
+        b"<entry><id>urn:a:1</id><title>Only updated</title>"
+        b"<updated>2026-11-20T08:00:00Z</updated></entry></feed>"
+    )
+    server.route("/a.xml", FeedServer.feed(atom, content_type="application/atom+xml"))
+    poll_once(make_config(server, ["/a.xml"], ""), storage, datetime.now(UTC))
+    with storage.read() as conn:
+        entry = conn.execute(select(schema.entries)).one()
+    assert entry.published_at == datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    assert entry.sort_at == entry.published_at
