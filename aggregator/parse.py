@@ -4,18 +4,17 @@ The only module that imports feedparser. Its HTML sanitizer and relative-URI
 resolution are switched off (they dominate its run time and miss entity-encoded
 ``javascript:`` links); sanitize.py cleans HTML once, later. Nothing here makes HTML
 safe: EntryData's HTML fields are raw, only stripped of XML-illegal characters.
+Helpers: parse_prolog.py (DOCTYPE and prolog stripping), parse_json.py (JSON Feed)
+and parse_fields.py (tolerant accessors); none of them imports feedparser.
 """
 
 from __future__ import annotations
 
 import codecs
-import html
 import io
-import json
 import re
 import time
-import xml.sax
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,12 +24,27 @@ import feedparser.mixin
 
 from aggregator.errors import ParseError
 from aggregator.models import Enclosure, EntryData, FeedData
+from aggregator.parse_fields import (
+    _describe,
+    _get,
+    _join_problems,
+    _list,
+    _non_negative_int,
+    _positive_int,
+    _string,
+    _text_to_html,
+    _unique_casefolded,
+    _unparseable,
+)
+from aggregator.parse_json import _parse_json_feed
+from aggregator.parse_prolog import _declaration_added, _strip_prolog
 from aggregator.sanitize import html_to_text, safe_url
 from aggregator.text import clean_line, strip_xml_illegal
 
+__all__ = ["parse_feed"]
+
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
 _UTF8_CONTENT_TYPE = "application/xml; charset=utf-8"
-_MAX_WARNING = 200
 # What feedparser 6.0 raises on hostile input instead of flagging it "bozo" (found with
 # the corpus and fuzzing): ValueError for character references outside Unicode
 # (&#x110000;) and for surrogates (&#xD800;, a UnicodeEncodeError), OverflowError for
@@ -38,10 +52,8 @@ _MAX_WARNING = 200
 # <georss:where> or a <link> in a broken <textinput>. Only the feedparser call is guarded.
 _FEEDPARSER_CRASHES = (ValueError, OverflowError, TypeError, LookupError)
 _JSON_TYPES = frozenset({"application/feed+json", "application/json"})
-_JSON_FEED_VERSION = re.compile(r"https?://jsonfeed\.org/version/")
 _UPDATE_PERIODS = frozenset({"hourly", "daily", "weekly", "monthly", "yearly"})
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_INTEGER = re.compile(r"\s*\+?0*(\d{1,18})\s*")
 
 
 # feedparser 6.0 deduplicates categories with a linear search of the list so far
@@ -179,78 +191,6 @@ def _with_bom_charset(headers: dict[str, str], body: bytes) -> dict[str, str]:
     return headers
 
 
-# Markup that can appear before the root element: "<?", "<!--", "<!" and a start tag.
-_PROLOG_MARKUP = re.compile(rb"<(\?|!--|!|[A-Za-z_:\x80-\xff])")
-_DECLARATION_TOKEN = re.compile(rb"""["'\[\]>]|<!--""")
-_XML_DECLARATION = re.compile(rb"<\?xml\s")
-
-
-def _strip_prolog(data: bytes) -> bytes:
-    """Return ``data`` with everything before the root element removed but the XML declaration.
-
-    DOCTYPEs with internal subsets (entity definitions, a "billion laughs" or one huge
-    entity referenced many times), stray ENTITY declarations, comments and processing
-    instructions all go, including any hidden in comments where feedparser's own
-    line-based DOCTYPE handling would still find them. Newlines are kept so that parser
-    line numbers stay true. An unterminated comment, processing instruction or
-    declaration swallows the rest of the document, as it does in XML: the scan reads
-    each byte of the prolog a bounded number of times and never looks past the root's "<".
-    """
-    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    declaration = b""
-    position = start
-    while match := _PROLOG_MARKUP.search(data, position):
-        kind, at = match.group(1), match.start()
-        if kind == b"?":
-            position = _end_of(data, b"?>", match.end())
-            if not declaration and _XML_DECLARATION.match(data, at):
-                declaration = data[at:position]
-        elif kind == b"!--":
-            position = _end_of(data, b"-->", match.end())
-        elif kind == b"!":
-            position = _declaration_end(data, match.end())
-        else:
-            newlines = data.count(b"\n", start, at) - declaration.count(b"\n")
-            return data[:start] + declaration + b"\n" * newlines + data[at:]
-    newlines = data.count(b"\n", start) - declaration.count(b"\n")
-    return data[:start] + declaration + b"\n" * newlines
-
-
-def _end_of(data: bytes, terminator: bytes, position: int) -> int:
-    """Return the index after the next ``terminator`` at or after ``position``, else len(data)."""
-    found = data.find(terminator, position)
-    return len(data) if found < 0 else found + len(terminator)
-
-
-def _declaration_end(data: bytes, position: int) -> int:
-    """Return the index after the ``<!...>`` declaration whose body starts at ``position``.
-
-    Quoted strings, comments and a bracketed internal subset may contain ">". An
-    unclosed declaration ends at the end of ``data``.
-    """
-    depth = 0
-    cursor = position
-    while match := _DECLARATION_TOKEN.search(data, cursor):
-        token, cursor = match.group(), match.end()
-        if token in (b'"', b"'", b"<!--"):
-            cursor = _end_of(data, b"-->" if token == b"<!--" else token, cursor)
-        elif token == b"[":
-            depth += 1
-        elif token == b"]":
-            depth = max(depth - 1, 0)
-        elif depth == 0:
-            return cursor
-    return len(data)
-
-
-def _declaration_added(body: bytes) -> bool:
-    """Return True when feedparser will prepend an XML declaration line to ``body``."""
-    head = body[:64].replace(b"\x00", b"")
-    for bom in (b"\xef\xbb\xbf", b"\xfe\xff", b"\xff\xfe"):
-        head = head.removeprefix(bom)
-    return not head.startswith(b"<?xml")
-
-
 def _feed_from_parsed(parsed: object, url: str, document: bytes, warning: str | None) -> FeedData:
     """Return FeedData for feedparser's result; raises ParseError when it found no feed."""
     feed = _get(parsed, "feed")
@@ -333,15 +273,6 @@ def _as_html(value: str, content_type: str) -> str:
     return ""
 
 
-def _text_to_html(text: str) -> str:
-    """Return plain ``text`` as escaped HTML: blank lines part paragraphs, newlines break."""
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", strip_xml_illegal(text)) if p.strip()]
-    escaped = [html.escape(p).replace("\n", "<br>") for p in paragraphs]
-    if len(escaped) == 1:
-        return escaped[0]
-    return "".join(f"<p>{p}</p>" for p in escaped)
-
-
 def _entry_link(entry: object, feed_url: str) -> str | None:
     """Return the entry's first http(s) link (its link, then rel=alternate links)."""
     candidates = [_get(entry, "link")] + [
@@ -382,15 +313,6 @@ def _tags(entry: object) -> tuple[str, ...]:
         for tag in _list(_get(entry, "tags"))
     )
     return _unique_casefolded(names)
-
-
-def _unique_casefolded(names: Iterable[str]) -> tuple[str, ...]:
-    """Return the non-empty ``names`` without case-insensitive repeats, first spelling kept."""
-    seen: dict[str, str] = {}
-    for name in names:
-        if name and name.casefold() not in seen:
-            seen[name.casefold()] = name
-    return tuple(seen.values())
 
 
 def _utc_datetime(value: object) -> datetime | None:
@@ -450,150 +372,3 @@ def _update_period(value: object) -> str | None:
     """Return sy:updatePeriod lower-cased when it is one of the five defined periods."""
     period = _string(value).strip().lower()
     return period if period in _UPDATE_PERIODS else None
-
-
-# --- JSON Feed 1.0 / 1.1 -----------------------------------------------------------
-
-
-def _parse_json_feed(body: bytes, url: str) -> FeedData:
-    """Return the JSON Feed in ``body``; raises ParseError when it is not one."""
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError) as e:
-        # ValueError covers JSONDecodeError, UnicodeDecodeError and over-long integers.
-        raise _unparseable(url, e) from e
-    if not isinstance(document, dict) or not _JSON_FEED_VERSION.match(
-        _string(document.get("version"))
-    ):
-        raise ParseError(url, "not a feed: JSON without a jsonfeed.org version")
-    feed_author = _json_authors(document)
-    return FeedData(
-        url=url,
-        title=clean_line(_string(document.get("title"))) or None,
-        link=safe_url(_string(document.get("home_page_url")) or None, base_url=url),
-        subtitle=clean_line(_string(document.get("description"))) or None,
-        entries=tuple(
-            _json_entry(item, url, feed_author)
-            for item in _list(document.get("items"))
-            if isinstance(item, dict)
-        ),
-    )
-
-
-def _json_entry(item: dict[str, Any], feed_url: str, feed_author: str | None) -> EntryData:
-    """Return EntryData for one JSON Feed item (missing or odd-typed keys tolerated)."""
-    item_id = item.get("id")
-    if isinstance(item_id, int | float) and not isinstance(item_id, bool):
-        item_id = str(item_id)  # JSON Feed 1.0 allowed numbers; 1.1 says coerce
-    content_html = strip_xml_illegal(_string(item.get("content_html")))
-    if not content_html:
-        content_html = _text_to_html(_string(item.get("content_text")))
-    summary_html = _text_to_html(_string(item.get("summary")))
-    link = safe_url(_string(item.get("url")) or None, base_url=feed_url)
-    return EntryData(
-        guid=clean_line(_string(item_id)) or None,
-        link=link or safe_url(_string(item.get("external_url")) or None, base_url=feed_url),
-        title=clean_line(_string(item.get("title"))),
-        summary_html=summary_html,
-        content_html="" if content_html == summary_html else content_html,
-        author=_json_authors(item) or feed_author,
-        published=_json_datetime(item.get("date_published")),
-        updated=_json_datetime(item.get("date_modified")),
-        tags=_unique_casefolded(clean_line(_string(tag)) for tag in _list(item.get("tags"))),
-        enclosures=_json_attachments(item, feed_url),
-    )
-
-
-def _json_authors(container: dict[str, Any]) -> str | None:
-    """Return the names of ``authors`` (1.1) or ``author`` (1.0), comma-separated, or None."""
-    authors = _list(container.get("authors")) or [container.get("author")]
-    names = [clean_line(_string(_get(author, "name"))) for author in authors]
-    return ", ".join(name for name in names if name) or None
-
-
-def _json_attachments(item: dict[str, Any], feed_url: str) -> tuple[Enclosure, ...]:
-    """Return the item's attachments with http(s) URLs as enclosures."""
-    found: dict[str, Enclosure] = {}
-    for attachment in _list(item.get("attachments")):
-        attachment_url = safe_url(_string(_get(attachment, "url")) or None, base_url=feed_url)
-        if attachment_url and attachment_url not in found:
-            found[attachment_url] = Enclosure(
-                url=attachment_url,
-                type=clean_line(_string(_get(attachment, "mime_type"))) or None,
-                length=_non_negative_int(_get(attachment, "size_in_bytes")),
-            )
-    return tuple(found.values())
-
-
-def _json_datetime(value: object) -> datetime | None:
-    """Return an RFC 3339 date as an aware UTC datetime (naive means UTC); None if invalid."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
-
-
-# --- small tolerant accessors --------------------------------------------------------
-
-
-def _get(container: object, key: str) -> Any:
-    """Return ``container[key]`` for a dict, else None.
-
-    ``dict.get`` bypasses FeedParserDict's aliases (``updated`` silently falling back
-    to ``published`` with a DeprecationWarning, ``description`` to ``summary``...).
-    """
-    return dict.get(container, key) if isinstance(container, dict) else None
-
-
-def _string(value: object) -> str:
-    """Return ``value`` if it is a str, else ""."""
-    return value if isinstance(value, str) else ""
-
-
-def _list(value: object) -> list[Any]:
-    """Return ``value`` if it is a list, else []."""
-    return value if isinstance(value, list) else []
-
-
-def _non_negative_int(value: object) -> int | None:
-    """Return an int from an int or a decimal string; None for anything else."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value if value >= 0 else None
-    match = _INTEGER.fullmatch(value) if isinstance(value, str) else None
-    return int(match.group(1)) if match else None
-
-
-def _positive_int(value: object) -> int | None:
-    """Return a positive int from ``value`` (see _non_negative_int), else None."""
-    number = _non_negative_int(value)
-    return number if number else None
-
-
-def _describe(problem: object, line_offset: int = 0) -> str | None:
-    """Return a short description of a feedparser bozo exception, or None for none."""
-    if not isinstance(problem, BaseException):
-        return None
-    if isinstance(problem, xml.sax.SAXParseException):
-        text, line = problem.getMessage(), problem.getLineNumber()
-        if line is not None:
-            text += f" (line {line - line_offset}, column {problem.getColumnNumber()})"
-    else:
-        text = str(problem) or type(problem).__name__
-    return clean_line(text)[:_MAX_WARNING]
-
-
-def _unparseable(url: str, error: Exception) -> ParseError:
-    """Return the ParseError for a parser that gave up with ``error``."""
-    reason = clean_line(f"{type(error).__name__}: {error}")[:_MAX_WARNING]
-    return ParseError(url, f"unable to parse feed: {reason}")
-
-
-def _join_problems(problems: list[str | None]) -> str | None:
-    """Return the distinct problems joined with "; ", or None when there are none."""
-    distinct = list(dict.fromkeys(p for p in problems if p))
-    return "; ".join(distinct)[:_MAX_WARNING] or None
