@@ -229,7 +229,7 @@ def bench_output(storage: Storage, db_url: str, name: str, page_size: int, repea
     def query() -> Any:
         return collect_page(
             output,
-            lambda before, limit: storage.list_stories_for_publishing(
+            lambda before, limit: storage.list_stories(
                 sections=sections, limit=limit, before=before
             ),
             page_size=page_size,

@@ -185,17 +185,3 @@ def test_stories_land_in_their_true_sections(published: Published) -> None:
         assert story_id is not None, (outlet, guid)
         hits += story_id_uri(SITE, story_id) in in_section[slugify(story["category"])]
     assert hits / total >= 0.8, f"{hits}/{total}"
-
-
-def test_publishing_query_equals_list_stories(published: Published) -> None:
-    storage = published.storage
-    slugs = [category.slug for category in published.config.categories]
-    for sections in (None, (slugs[0],), tuple(slugs[:3])):
-        cursor = None
-        while True:
-            plain = storage.list_stories(sections=sections, limit=9, before=cursor)
-            fast = storage.list_stories_for_publishing(sections=sections, limit=9, before=cursor)
-            assert fast == plain
-            if plain.next_cursor is None:
-                break
-            cursor = plain.next_cursor

@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any, overload
 
-from sqlalchemy import Connection, Row, Select, String, Text, and_, or_, select, type_coerce
+from sqlalchemy import Connection, Select, String, Text, and_, or_, select, type_coerce
 
 from aggregator.models import Enclosure, EntryView, StoryCursor, StoryPage, StoryView
 from aggregator.storage import schema
@@ -27,41 +27,6 @@ def _enclosures(raw: Any) -> tuple[Enclosure, ...]:
         for item in raw or ()
         if isinstance(item, dict) and item.get("url")
     )
-
-
-def _entry_view(row: Row[Any], sections: tuple[str, ...]) -> EntryView:
-    return EntryView(
-        id=row.id,
-        story_id=row.story_id,
-        feed_id=row.feed_id,
-        feed_title=row.config_title or row.feed_title or row.feed_url,
-        feed_url=row.feed_url,
-        feed_site_url=row.site_url,
-        guid=row.guid,
-        link=row.link,
-        title=row.title,
-        summary_html=row.summary_html,
-        content_html=row.content_html,
-        summary_text=row.summary_text,
-        author=row.author,
-        published=row.published_at,
-        updated=row.source_updated_at,
-        first_seen_at=row.first_seen_at,
-        changed_at=row.changed_at,
-        sort_at=row.sort_at,
-        tags=tuple(row.tags or ()),
-        enclosures=_enclosures(row.enclosures),
-        sections=sections,
-    )
-
-
-_ENTRY_COLUMNS = (
-    entries,
-    feeds.c.url.label("feed_url"),
-    feeds.c.config_title,
-    feeds.c.feed_title,
-    feeds.c.site_url,
-)
 
 
 def _page_keys_query(
@@ -112,29 +77,6 @@ class ReadingMixin(StorageBase):
             tuple(views[key.story_id] for key in keys if key.story_id in views), cursor
         )
 
-    def list_stories_for_publishing(
-        self,
-        *,
-        sections: tuple[str, ...] | None = None,
-        limit: int = 50,
-        before: StoryCursor | None = None,
-    ) -> StoryPage:
-        """Return exactly what ``list_stories`` returns, built about twice as fast.
-
-        For the merged feeds, whose pages hold up to a thousand stories: every
-        report of the page's stories is read with its feed and story in one query
-        and unpacked by position.
-        """
-        with self.read() as conn:
-            keys = conn.execute(_page_keys_query(sections, limit + 1, before)).all()
-            more = len(keys) > limit
-            keys = keys[:limit]
-            views = _lean_story_views(conn, [key.story_id for key in keys])
-        cursor = StoryCursor(keys[-1].sort_at, keys[-1].story_id) if more and keys else None
-        return StoryPage(
-            tuple(views[key.story_id] for key in keys if key.story_id in views), cursor
-        )
-
     def get_story(self, story_id: int) -> StoryView | None:
         with self.read() as conn:
             return self._story_views(conn, [story_id]).get(story_id)
@@ -148,48 +90,12 @@ class ReadingMixin(StorageBase):
             return {row.section: (row.version, row.changed_at) for row in rows}
 
     def _story_views(self, conn: Connection, story_ids: list[int]) -> dict[int, StoryView]:
-        if not story_ids:
-            return {}
-        story_rows = {
-            row.id: row for row in conn.execute(select(stories).where(stories.c.id.in_(story_ids)))
-        }
-        entry_rows = conn.execute(
-            select(*_ENTRY_COLUMNS)
-            .join(feeds, feeds.c.id == entries.c.feed_id)
-            .where(entries.c.story_id.in_(story_ids))
-            .order_by(entries.c.first_seen_at, entries.c.id)
-        ).all()
-        sections_of: dict[int, list[str]] = defaultdict(list)
-        entry_ids = [row.id for row in entry_rows]
-        for entry_id, section in conn.execute(
-            select(entry_sections.c.entry_id, entry_sections.c.section)
-            .where(entry_sections.c.entry_id.in_(entry_ids))
-            .order_by(entry_sections.c.section)
-        ):
-            sections_of[entry_id].append(section)
-        by_story: dict[int, list[EntryView]] = defaultdict(list)
-        for row in entry_rows:
-            by_story[row.story_id].append(_entry_view(row, tuple(sections_of[row.id])))
-        views = {}
-        for story_id, story_entries in by_story.items():
-            story = story_rows[story_id]
-            lead = next((e for e in story_entries if e.id == story.lead_entry_id), story_entries[0])
-            others = tuple(e for e in story_entries if e is not lead)
-            all_sections = sorted({s for e in story_entries for s in e.sections})
-            views[story_id] = StoryView(
-                id=story_id,
-                sort_at=story.sort_at,
-                changed_at=story.changed_at,
-                lead=lead,
-                others=others,
-                sections=tuple(all_sections),
-            )
-        return views
+        return _story_views(conn, story_ids)
 
 
-# --- the publisher's variant -------------------------------------------------------------
+# --- building StoryViews -----------------------------------------------------------------
 
-# Columns in the order _lean_story_views unpacks them. Datetimes and JSON are read
+# Columns in the order _story_views unpacks them. Datetimes and JSON are read
 # raw and converted in one step each (_aware, _json_list): with up to a thousand
 # stories per merged-feed page, the per-value type processing was a third of the time.
 _RAW_DATETIME = String()
@@ -244,8 +150,9 @@ def _json_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _lean_story_views(conn: Connection, story_ids: list[int]) -> dict[int, StoryView]:
-    """The StoryViews of these stories, equal to ReadingMixin._story_views'."""
+def _story_views(conn: Connection, story_ids: list[int]) -> dict[int, StoryView]:
+    """The StoryViews of these stories: every report with its feed and story in one
+    query, unpacked by position (pages of the merged feeds hold up to a thousand)."""
     if not story_ids:
         return {}
     rows = conn.execute(

@@ -253,7 +253,7 @@ def _document(
     sections = output.sections or None
 
     def fetch(before: StoryCursor | None, limit: int) -> StoryPage:
-        return storage.list_stories_for_publishing(sections=sections, limit=limit, before=before)
+        return storage.list_stories(sections=sections, limit=limit, before=before)
 
     page = collect_page(output, fetch, page_size=app_state.config.publish.page_size, before=cursor)
     return FeedDocument(
