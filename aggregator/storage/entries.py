@@ -222,7 +222,14 @@ class EntriesMixin(StorageBase):
         if is_new_story:
             story_values["lead_entry_id"] = entry_id
         conn.execute(update(stories).where(stories.c.id == story_id).values(**story_values))
-        self._insert_sections(conn, entry_id, story_id, sort_at, entry.sections)
+        self._insert_sections(
+            conn,
+            entry_id,
+            story_id,
+            sort_at,
+            entry.sections,
+            story_sort_at=sort_at if is_new_story else None,
+        )
         return story_id
 
     def _update_entry(
@@ -268,6 +275,7 @@ class EntriesMixin(StorageBase):
         story_id: int,
         sort_at: datetime,
         sections: tuple[str, ...],
+        story_sort_at: datetime | None = None,
     ) -> None:
         if not sections:
             return
@@ -275,7 +283,8 @@ class EntriesMixin(StorageBase):
             insert(entry_sections),
             [{"entry_id": entry_id, "section": s, "sort_at": sort_at} for s in sections],
         )
-        story_sort_at = conn.scalar(select(stories.c.sort_at).where(stories.c.id == story_id))
+        if story_sort_at is None:  # known already when the story was just created
+            story_sort_at = conn.scalar(select(stories.c.sort_at).where(stories.c.id == story_id))
         conn.execute(
             self._insert_ignoring_conflicts(conn, story_sections)
             .values(
@@ -301,6 +310,9 @@ class EntriesMixin(StorageBase):
             conn, insert(stories).values(created_at=now, sort_at=sort_at, changed_at=now)
         )
         self._add_story_keys(conn, keys, story_id)
+        if conn.dialect.name == "sqlite" or not keys:
+            # SQLite writers are serialised (BEGIN IMMEDIATE): nobody got there first.
+            return story_id, True
         # On PostgreSQL another transaction may have claimed one of these keys for
         # its own new story meanwhile: our insert of that key waited for it to
         # commit and then did nothing. Join that story instead of splitting one.
