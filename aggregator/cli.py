@@ -20,7 +20,7 @@ from aggregator.models import Config, FeedState
 from aggregator.poll import PollSummary, feeds_to_poll, poll_feeds
 from aggregator.scheduler import PollScheduler
 from aggregator.storage import Storage, open_storage
-from aggregator.update import FeedOutcome, Updater
+from aggregator.update import FeedOutcome, Updater, prune_expired
 from aggregator.web import create_app
 
 STATUS_LABELS = {"ok": "ok", "not_modified": "not modified", "failed": "FAILED"}
@@ -263,10 +263,12 @@ def poll(config_path: str, poll_all: bool, workers: int | None) -> None:
             updater,
             workers=workers or config.polling.workers,
             per_host=config.polling.per_host,
+            host_spacing=config.polling.host_spacing_seconds,
             on_outcome=_Progress(len(feeds), sys.stderr),
         )
         click.echo(format_summary(summary))
         websub.ping_changes(config, storage, versions_before)
+        prune_expired(config, storage, datetime.now(UTC))
     finally:
         fetcher.close()
         storage.close()

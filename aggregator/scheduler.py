@@ -18,7 +18,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -28,7 +28,7 @@ from aggregator.models import Config
 from aggregator.poll import PollSummary, poll_feeds
 from aggregator.reload import ConfigWatcher
 from aggregator.storage import Storage
-from aggregator.update import FeedOutcome, Updater, refile_entries
+from aggregator.update import FeedOutcome, Updater, prune_expired, refile_entries
 
 log = logging.getLogger(__name__)
 
@@ -185,16 +185,7 @@ class PollScheduler:
 
     def prune(self) -> int:
         """Remove entries older than the retention period; return how many."""
-        retention = self.config.storage.retention_seconds
-        if retention is None:
-            return 0
-        now = datetime.now(UTC)
-        removed = self.storage.prune_entries(now - timedelta(seconds=retention), now)
-        if removed:
-            log.info(
-                "retention: removed %d entries older than %d days", removed, retention // 86400
-            )
-        return removed
+        return prune_expired(self.config, self.storage, datetime.now(UTC))
 
     def shutdown(self) -> None:
         """Stop: no new feed is started; polls in flight finish (each within its deadline)."""

@@ -359,3 +359,14 @@ def refile_entries(config: Config, storage: Storage, now: datetime) -> int:
         return tuple(slugs[name] for name in result.sections)
 
     return storage.refile_entries(sections_of, now)
+
+
+def prune_expired(config: Config, storage: Storage, now: datetime) -> int:
+    """Remove entries older than ``storage.retention`` (never starred); return how many."""
+    retention = config.storage.retention_seconds
+    if retention is None:
+        return 0
+    removed = storage.prune_entries(now - timedelta(seconds=retention), now)
+    if removed:
+        log.info("retention: removed %d entries older than %d days", removed, retention // 86400)
+    return removed

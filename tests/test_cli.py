@@ -6,14 +6,18 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from aggregator.storage import schema
+from aggregator.config import load_config
+from aggregator.storage import open_storage, schema
 from tests.conftest import REPO_ROOT
 from tests.httpserver import FeedServer
+from tests.test_storage import make_entry, make_update
 
 
 def run(
@@ -175,3 +179,27 @@ def test_json_logs_carry_the_feed_url(tmp_path: Path) -> None:
     failures = [r for r in records if r.get("feed_url") == server.url("/missing.xml")]
     assert failures and failures[0]["level"] == "warning" and failures[0]["status"] == 404
     assert "HTTP 404" in failures[0]["message"]
+
+
+def test_poll_applies_retention(tmp_path: Path) -> None:
+    with FeedServer() as server:
+        server.route(
+            "/f.xml",
+            FeedServer.feed(b'<rss version="2.0"><channel><title>F</title></channel></rss>'),
+        )
+        config = tmp_path / "feeds.yaml"
+        config.write_text(
+            "storage:\n  retention: 30d\npolling:\n  allow_private_networks: true\n"
+            f"feeds:\n  - url: {server.url('/f.xml')}\n"
+        )
+        storage = open_storage(f"sqlite:///{tmp_path / 'aggregator.db'}")
+        storage.sync_feeds(load_config(config).feeds, datetime.now(UTC))
+        (feed,) = storage.list_feeds()
+        old = datetime.now(UTC) - timedelta(days=40)
+        storage.store_feed_update(replace(make_update(feed.id, make_entry("old")), fetched_at=old))
+        result = run("--config", str(config), "poll", "--all", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        with storage.read() as conn:
+            remaining = conn.scalar(select(func.count()).select_from(schema.entries))
+        storage.close()
+    assert remaining == 0
