@@ -143,6 +143,29 @@ def test_exact_duplicates_are_one_story(
     print(f"\nexact duplicate pairs merged: {exact_pairs}")
 
 
+def test_story_clustering_precision_and_recall(
+    scenario: dict[str, Any], polled: dict[tuple[str, str], Any]
+) -> None:
+    """Pairs of items in one story: how many we merged (exact duplicates only, for now)."""
+    expected = latest_variants(scenario)
+    keys = sorted(polled)
+    true_pairs = merged_pairs = correct = 0
+    for i, a in enumerate(keys):
+        for b in keys[i + 1 :]:
+            same_story = expected[a][0]["id"] == expected[b][0]["id"]
+            merged = polled[a]["row"].story_id == polled[b]["row"].story_id
+            true_pairs += same_story
+            merged_pairs += merged
+            correct += same_story and merged
+    precision = correct / merged_pairs if merged_pairs else 1.0
+    print(
+        f"\nstory pairs: precision {correct}/{merged_pairs} = {precision:.1%}, "
+        f"recall {correct}/{true_pairs} = {correct / true_pairs:.1%} "
+        "(differently worded reports are not merged yet)"
+    )
+    assert precision == 1.0
+
+
 def test_different_stories_never_share_a_story(
     scenario: dict[str, Any], polled: dict[tuple[str, str], Any]
 ) -> None:
@@ -170,9 +193,14 @@ def test_section_accuracy(scenario: dict[str, Any], polled: dict[tuple[str, str]
             misses.append((key, true_slug, sorted(value["sections"])))
     total = len(polled)
     accuracy = hits / total
+    assigned = sum(len(value["sections"]) for value in polled.values())
     print(
         f"\nsection accuracy: {hits}/{total} = {accuracy:.1%} items in their true section; "
         f"{exact} in it alone, {extra} also in another; {len(misses)} missed"
+    )
+    print(
+        f"section precision {hits}/{assigned} = {hits / assigned:.1%} of assigned sections "
+        f"are true; recall {accuracy:.1%}"
     )
     for miss in misses:
         print("  missed:", miss)
