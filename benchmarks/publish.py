@@ -37,12 +37,13 @@ from flask import Flask
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bulk import store_batch  # benchmarks/bulk.py, beside this script
+
 from aggregator.models import (
     CategoryConfig,
     Config,
     Enclosure,
     FeedConfig,
-    FeedUpdate,
     ProcessedEntry,
     PublishConfig,
     SiteConfig,
@@ -135,22 +136,7 @@ def fill(storage: Storage, config: Config, total: int) -> None:
     for feed, entries in per_feed.items():
         url = config.feeds[feed].url
         for index in range(0, len(entries), BATCH):
-            storage.store_feed_update(
-                FeedUpdate(
-                    feed_id=feed_ids[url],
-                    fetched_at=now,
-                    status=200,
-                    etag=None,
-                    last_modified=None,
-                    body_hash=None,
-                    feed_title=f"Feed {feed}",
-                    site_url=f"https://feed{feed}.example/",
-                    subtitle=None,
-                    permanent_redirect_url=None,
-                    next_check_at=now + timedelta(hours=1),
-                    entries=tuple(entries[index : index + BATCH]),
-                )
-            )
+            store_batch(storage, feed_ids[url], feed, entries[index : index + BATCH], now)
             done += len(entries[index : index + BATCH])
         if sys.stdout.isatty():
             print(f"\r  stored {done:,}/{total:,} entries", end="", flush=True)
@@ -171,21 +157,12 @@ class NewStories:
     def store(self) -> None:
         self.number += 1
         now = datetime.now(UTC)
-        self.storage.store_feed_update(
-            FeedUpdate(
-                feed_id=self.feed.id,
-                fetched_at=now,
-                status=200,
-                etag=None,
-                last_modified=None,
-                body_hash=None,
-                feed_title=f"Feed {self.feed_number}",
-                site_url=f"https://feed{self.feed_number}.example/",
-                subtitle=None,
-                permanent_redirect_url=None,
-                next_check_at=now + timedelta(hours=1),
-                entries=(entry(self.number, self.feed_number, now),),
-            )
+        store_batch(
+            self.storage,
+            self.feed.id,
+            self.feed_number,
+            (entry(self.number, self.feed_number, now),),
+            now,
         )
 
 

@@ -22,11 +22,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bulk import store_batch  # benchmarks/bulk.py, beside this script
+
 from aggregator.models import (
     CategoryConfig,
     Config,
     FeedConfig,
-    FeedUpdate,
     ProcessedEntry,
     StoryCursor,
 )
@@ -90,22 +91,7 @@ def fill(
                     story_keys=(story_key,),
                 )
             )
-        storage.store_feed_update(
-            FeedUpdate(
-                feed_id=feed_id,
-                fetched_at=NOW,
-                status=200,
-                etag=None,
-                last_modified=None,
-                body_hash=None,
-                feed_title=f"Feed {index}",
-                site_url=f"https://feed{index}.example/",
-                subtitle=None,
-                permanent_redirect_url=None,
-                next_check_at=NOW + timedelta(minutes=30),
-                entries=tuple(batch),
-            )
-        )
+        store_batch(storage, feed_id, index, batch, NOW)
         if index % 50 == 49:
             done = (index + 1) * per_feed
             rate = done / (time.perf_counter() - started)
