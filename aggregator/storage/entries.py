@@ -6,13 +6,12 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Table, delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Insert, delete, insert, select, update
 
 from aggregator.models import FeedUpdate, FetchAttempt, ProcessedEntry, StoreResult
 from aggregator.storage import schema
 from aggregator.storage.base import StorageBase
+from aggregator.storage.dialect import dialect_insert
 from aggregator.storage.history import record_attempt
 from aggregator.storage.reader_index import index_stories
 
@@ -66,9 +65,8 @@ def _inserted_id(conn: Connection, statement: Insert) -> int:
 def bump_versions(conn: Connection, sections: set[str], now: datetime) -> None:
     """Mark these sections and "*" (everything) as changed, for cached published outputs."""
     keys = sorted(sections | {ALL_SECTIONS})
-    insert_fn = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     conn.execute(
-        insert_fn(section_versions)
+        dialect_insert(conn, section_versions)
         .values([{"section": key, "version": 1, "changed_at": now} for key in keys])
         .on_conflict_do_update(
             index_elements=["section"],
@@ -249,22 +247,12 @@ class EntriesMixin(StorageBase):
             )
         )
         conn.execute(delete(entry_sections).where(entry_sections.c.entry_id == row.id))
-        # The story's sections are the union of its entries': rebuild them.
-        conn.execute(delete(story_sections).where(story_sections.c.story_id == row.story_id))
-        self._insert_sections(conn, row.id, row.story_id, sort_at, entry.sections)
-        others = (
-            select(entry_sections.c.section).join(entries).where(entries.c.story_id == row.story_id)
-        )
-        story_sort_at = conn.scalar(select(stories.c.sort_at).where(stories.c.id == row.story_id))
-        remaining = set(conn.scalars(others.distinct())) - set(entry.sections)
-        if remaining:
+        if entry.sections:
             conn.execute(
-                insert(story_sections),
-                [
-                    {"story_id": row.story_id, "section": section, "sort_at": story_sort_at}
-                    for section in sorted(remaining)
-                ],
+                insert(entry_sections),
+                [{"entry_id": row.id, "section": s, "sort_at": sort_at} for s in entry.sections],
             )
+        rebuild_story_sections(conn, row.story_id)
         conn.execute(update(stories).where(stories.c.id == row.story_id).values(changed_at=now))
         return old_sections
 
@@ -286,17 +274,12 @@ class EntriesMixin(StorageBase):
         if story_sort_at is None:  # known already when the story was just created
             story_sort_at = conn.scalar(select(stories.c.sort_at).where(stories.c.id == story_id))
         conn.execute(
-            self._insert_ignoring_conflicts(conn, story_sections)
+            dialect_insert(conn, story_sections)
             .values(
                 [{"story_id": story_id, "section": s, "sort_at": story_sort_at} for s in sections]
             )
             .on_conflict_do_nothing(index_elements=["story_id", "section"])
         )
-
-    @staticmethod
-    def _insert_ignoring_conflicts(conn: Connection, table: Table) -> Any:
-        insert_fn = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        return insert_fn(table)
 
     def _story_for(
         self, conn: Connection, keys: tuple[str, ...], sort_at: datetime, now: datetime
@@ -339,7 +322,7 @@ class EntriesMixin(StorageBase):
         if not keys:
             return
         conn.execute(
-            self._insert_ignoring_conflicts(conn, story_keys)
+            dialect_insert(conn, story_keys)
             .values([{"key": key, "story_id": story_id} for key in keys])
             .on_conflict_do_nothing(index_elements=["key"])
         )

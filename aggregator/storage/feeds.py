@@ -16,7 +16,7 @@ feeds = schema.feeds
 RELEASE_LEASE = {"lease_owner": None, "lease_until": None}
 
 
-def _feed_state(row: Row[Any]) -> FeedState:
+def feed_state(row: Row[Any]) -> FeedState:
     return FeedState(
         id=row.id,
         url=row.url,
@@ -83,17 +83,17 @@ class FeedsMixin(StorageBase):
         if active_only:
             query = query.where(feeds.c.active.is_(True))
         with self.read() as conn:
-            return [_feed_state(row) for row in conn.execute(query)]
+            return [feed_state(row) for row in conn.execute(query)]
 
     def get_feed(self, feed_id: int) -> FeedState | None:
         with self.read() as conn:
             row = conn.execute(select(feeds).where(feeds.c.id == feed_id)).first()
-        return _feed_state(row) if row else None
+        return feed_state(row) if row else None
 
     def get_feed_by_url(self, url: str) -> FeedState | None:
         with self.read() as conn:
             row = conn.execute(select(feeds).where(feeds.c.url == url)).first()
-        return _feed_state(row) if row else None
+        return feed_state(row) if row else None
 
     def due_feeds(self, now: datetime) -> list[FeedState]:
         """Return active feeds whose next check time has come, most overdue first."""
@@ -104,7 +104,7 @@ class FeedsMixin(StorageBase):
             .order_by(feeds.c.next_check_at.is_not(None), feeds.c.next_check_at, feeds.c.id)
         )
         with self.read() as conn:
-            return [_feed_state(row) for row in conn.execute(query)]
+            return [feed_state(row) for row in conn.execute(query)]
 
     def claim_due_feeds(
         self, now: datetime, *, owner: str, lease_seconds: float, limit: int | None = None
@@ -136,7 +136,7 @@ class FeedsMixin(StorageBase):
                 .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds))
             )
             rows = conn.execute(select(feeds).where(feeds.c.id.in_(ids)).order_by(feeds.c.id))
-            return [_feed_state(row) for row in rows]
+            return [feed_state(row) for row in rows]
 
     def release_leases(self, feed_ids: list[int], *, owner: str) -> None:
         """Give back leases on feeds a poller claimed but did not poll."""

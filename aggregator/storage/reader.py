@@ -16,10 +16,10 @@ from sqlalchemy import Connection, func, select, tuple_
 
 from aggregator.models import StoryCursor
 from aggregator.storage import schema
-from aggregator.storage.feeds import _feed_state as feed_state
+from aggregator.storage.dialect import dialect_insert
+from aggregator.storage.feeds import feed_state
 from aggregator.storage.reader_index import (
     chunks,
-    dialect_insert,
     lock_stories,
     set_listings_unread,
     sync_listings,

@@ -21,11 +21,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from aggregator.sanitize import html_to_text
 from aggregator.storage import schema
+from aggregator.storage.dialect import dialect_insert
 from aggregator.storage.reader_models import (
     ALL,
     MATCH_END,
@@ -46,12 +45,6 @@ CHUNK = 500  # ids per IN (...) list
 # A story's search document is cut here: enough for any article, and PostgreSQL
 # refuses tsvectors over 1 MB.
 SEARCH_BODY_CHARS = 60_000
-
-
-def dialect_insert(conn: Connection, table: Any) -> Any:
-    """Return an INSERT for ``table`` that supports ON CONFLICT on this backend."""
-    insert_fn = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    return insert_fn(table)
 
 
 def chunks(ids: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:

@@ -16,8 +16,9 @@ from sqlalchemy import Connection, delete, select, update
 
 from aggregator.storage import schema
 from aggregator.storage.base import StorageBase
+from aggregator.storage.dialect import dialect_insert
 from aggregator.storage.entries import bump_versions, rebuild_story_sections
-from aggregator.storage.reader_index import apply_unread_deltas, dialect_insert, index_stories
+from aggregator.storage.reader_index import apply_unread_deltas, index_stories
 
 entries = schema.entries
 stories = schema.stories
