@@ -6,6 +6,8 @@ responses) never cross a module boundary; these do.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -325,6 +327,44 @@ class StoryView:
     others: tuple[EntryView, ...]  # "also reported by", oldest first
     sections: tuple[str, ...]
 
+    @property
+    def stamp(self) -> str:
+        """story_stamp of this story: changes whenever what a feed shows of it may."""
+        return story_stamp(
+            self.id,
+            self.sort_at,
+            self.changed_at,
+            self.sections,
+            (
+                (e.id, e.feed_id, e.feed_title, e.feed_url, e.feed_site_url)
+                for e in (self.lead, *self.others)
+            ),
+        )
+
+
+# One report of a story as story_stamp sees it: entry id, feed id, the feed's title
+# (as shown), URL and site URL.
+ReportStamp = tuple[int, int, str, str, str | None]
+
+
+def story_stamp(
+    story_id: int,
+    sort_at: datetime,
+    changed_at: datetime,
+    sections: tuple[str, ...],
+    reports: Iterable[ReportStamp],
+) -> str:
+    """A digest of everything a published entry is made from, lead report first.
+
+    The entries' own text is covered by the story's ``changed_at``, which storage
+    moves with every change of any of its entries; the feeds' names and addresses,
+    the story's sections and which reports it has are in the digest themselves.
+    Stored renderings of a story are reused while its stamp is unchanged. Stable
+    across processes.
+    """
+    parts = (story_id, sort_at.timestamp(), changed_at.timestamp(), sections, *reports)
+    return hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=16).hexdigest()
+
 
 @dataclass(frozen=True)
 class StoryCursor:
@@ -337,4 +377,23 @@ class StoryCursor:
 @dataclass(frozen=True)
 class StoryPage:
     stories: tuple[StoryView, ...]
+    next_cursor: StoryCursor | None  # None on the last page
+
+
+@dataclass(frozen=True)
+class StoryRef:
+    """What a merged-feed page needs of a story whose entry may be rendered already."""
+
+    id: int
+    sort_at: datetime
+    changed_at: datetime
+    stamp: str  # story_stamp
+    # (stamp, body) of the story's stored rendering, when asked for and there is one
+    # (it is stale when its stamp differs from ``stamp``).
+    stored: tuple[str, bytes] | None = None
+
+
+@dataclass(frozen=True)
+class StoryRefPage:
+    refs: tuple[StoryRef, ...]
     next_cursor: StoryCursor | None  # None on the last page

@@ -9,25 +9,33 @@ the only importer of feedgen) and publish_json.py (JSON Feed). OPML is here.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Mapping, MutableMapping, Sequence
+from datetime import datetime
 
-from aggregator.models import Config, FeedState
+from feedgen.version import version_str as feedgen_version
+
+from aggregator import __version__
+from aggregator.models import Config, FeedState, SiteConfig, StoryView
 from aggregator.publish_entries import (
     NAME_LIMIT,
     SUMMARY_TEXT_LIMIT,
     TAG_DATE,
     TITLE_LIMIT,
     FeedDocument,
+    feed_updated,
     feed_url,
     http_url,
     plain_line,
     section_labels,
     story_id_uri,
+    updated_of,
     xml_safe,
 )
-from aggregator.publish_feedgen import Fragments, _render_xml
-from aggregator.publish_json import _render_json
+from aggregator.publish_feedgen import _assemble_xml, _ItemRenderer
+from aggregator.publish_json import _assemble_json, _json_entry
 from aggregator.publish_outputs import (
     ALL_KEY,
     ALL_OUTPUT,
@@ -47,6 +55,12 @@ from aggregator.publish_outputs import (
     version_keys_of,
 )
 
+# Bump when a change to the publish_* modules changes how an entry renders: stored
+# renderings made by the old code are then made again.
+RENDER_VERSION = 1
+# Rendered entries by (entry_context, story id, story stamp) (see render_feed).
+Fragments = MutableMapping[Hashable, bytes]
+
 # Everything other modules import from here, including what now lives in the
 # publish_* helper modules: aggregator.publish stays the one public import path.
 __all__ = [
@@ -56,6 +70,7 @@ __all__ = [
     "FORMATS",
     "MAX_SCANNED_PER_PAGE",
     "NAME_LIMIT",
+    "RENDER_VERSION",
     "SUMMARY_TEXT_LIMIT",
     "TAG_DATE",
     "TITLE_LIMIT",
@@ -65,10 +80,14 @@ __all__ = [
     "InvalidCursorError",
     "Output",
     "Page",
+    "assemble_feed",
     "changed_outputs",
     "collect_page",
     "decode_cursor",
     "encode_cursor",
+    "entry_context",
+    "entry_renderer",
+    "feed_updated",
     "feed_url",
     "http_url",
     "outputs_of",
@@ -78,6 +97,7 @@ __all__ = [
     "section_labels",
     "story_id_uri",
     "story_matches",
+    "updated_of",
     "version_keys_of",
     "xml_safe",
 ]
@@ -87,15 +107,56 @@ def render_feed(fmt: str, document: FeedDocument, fragments: Fragments | None = 
     """Return the document in a format of FORMATS ("atom", "rss" or "json") as UTF-8.
 
     ``fragments`` (optional, e.g. a bounded cache kept between calls) memoizes each
-    story's rendered Atom entry or RSS item: rebuilding a page after a poll then
-    renders only the stories that changed. The bytes are the same either way.
-    Raises ValueError for an unknown format.
+    story's rendered entry by (entry_context, story id, story stamp): rebuilding a
+    page after a poll then renders only the stories that changed. The bytes are the
+    same either way. Raises ValueError for an unknown format.
+    """
+    render = entry_renderer(fmt, document.site, document.section_labels)
+    context = entry_context(fmt, document.site, document.section_labels)
+    kept: Fragments = {} if fragments is None else fragments
+    pieces = []
+    for story in document.stories:
+        key = (context, story.id, story.stamp)
+        piece = kept.get(key)
+        if piece is None:
+            piece = kept[key] = render(story)
+        pieces.append(piece)
+    return assemble_feed(fmt, document, pieces, feed_updated(document.stories))
+
+
+def entry_renderer(
+    fmt: str, site: SiteConfig, labels: Mapping[str, str]
+) -> Callable[[StoryView], bytes]:
+    """Return a function rendering one story as an entry of a format: an Atom
+    <entry>, an RSS <item> or a JSON Feed item, for assemble_feed.
+
+    What it renders depends on the story and on entry_context(fmt, site, labels)
+    alone, never on the output or page the entry is shown on.
     """
     if fmt == "json":
-        return _render_json(document)
+        return functools.partial(_json_entry, site, labels)
+    return _ItemRenderer(fmt, site, labels)
+
+
+def entry_context(fmt: str, site: SiteConfig, labels: Mapping[str, str]) -> str:
+    """A digest of what an entry's rendering depends on besides its story: the format,
+    the site, the section names and the versions of this renderer and of feedgen.
+    Stable across processes, so stored renderings are reused by the next one."""
+    parts = (RENDER_VERSION, __version__, feedgen_version, fmt, site, sorted(labels.items()))
+    return hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def assemble_feed(
+    fmt: str, document: FeedDocument, pieces: Sequence[bytes], updated: datetime
+) -> bytes:
+    """Return a page of an output: ``document``'s feed-level parts around ``pieces``,
+    the page's entries made by entry_renderer, newest first (``document.stories``
+    is not looked at). ``updated`` is the feed's updated time."""
+    if fmt == "json":
+        return _assemble_json(document, pieces)
     if fmt not in ("atom", "rss"):
         raise ValueError(f"unknown feed format {fmt!r}")
-    return _render_xml(fmt, document, {} if fragments is None else fragments)
+    return _assemble_xml(fmt, document, pieces, updated)
 
 
 # --- OPML 2.0 ----------------------------------------------------------------------------

@@ -12,12 +12,12 @@ from __future__ import annotations
 import functools
 import html
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from aggregator.models import Config, SiteConfig, StoryView
+from aggregator.models import Config, SiteConfig, StoryRef, StoryView
 from aggregator.publish_outputs import _EPOCH, Output
 
 TITLE_LIMIT = 300  # characters of an entry title; the rest becomes "…"
@@ -193,7 +193,7 @@ def _prepare(site: SiteConfig, story: StoryView, labels: Mapping[str, str]) -> _
         title=title or "Untitled",
         link=links[0] if links else None,
         published=published,
-        updated=_story_updated(story),
+        updated=updated_of(story),
         author=plain_line(lead.author, NAME_LIMIT) or None,
         summary_html=summary,
         content_html=content,
@@ -235,19 +235,19 @@ class FeedDocument:
         # Only the newest page is a WebSub topic; older pages change rarely.
         return http_url(self.site.websub_hub) if self.before is None else None
 
-    def entries(self) -> list[_Entry]:
-        return [_prepare(self.site, story, self.section_labels) for story in self.stories]
-
 
 def section_labels(config: Config) -> dict[str, str]:
     """Return category slug -> category name, for entry categories."""
     return {category.slug: category.name for category in config.categories}
 
 
-def _story_updated(story: StoryView) -> datetime:
+def updated_of(story: StoryView | StoryRef) -> datetime:
+    """The updated time a story's entry shows: its last change, not before it was
+    published."""
     return max(story.changed_at, story.sort_at)
 
 
-def _updated(stories: Sequence[StoryView]) -> datetime:
-    # From the content, so an unchanged page renders to the same bytes (and ETag).
-    return max((_story_updated(story) for story in stories), default=_EPOCH)
+def feed_updated(stories: Iterable[StoryView | StoryRef]) -> datetime:
+    """A page's updated time. From the content, so an unchanged page renders to the
+    same bytes (and ETag)."""
+    return max((updated_of(story) for story in stories), default=_EPOCH)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, MutableMapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from feedgen.entry import FeedEntry
@@ -11,14 +12,13 @@ from feedgen.util import xml_elem
 from lxml import etree  # type: ignore[import-untyped]  # feedgen's XML library
 
 from aggregator import __version__
-from aggregator.models import StoryView
+from aggregator.models import SiteConfig, StoryView
 from aggregator.publish_entries import (
     NAME_LIMIT,
     TITLE_LIMIT,
     FeedDocument,
     _Entry,
     _prepare,
-    _updated,
     http_url,
     plain_line,
 )
@@ -34,10 +34,6 @@ _RSS_NAMESPACES = {
     "dc": _DC_NS,
 }
 _EXTENSION = "aggregator"  # the attribute feedgen gives our extension objects
-
-
-# Rendered Atom entries and RSS items by what they were rendered from (see render_feed).
-Fragments = MutableMapping[Hashable, bytes]
 
 
 # --- Atom and RSS (feedgen) --------------------------------------------------------------
@@ -107,21 +103,12 @@ class _EntryExtras:
         return element
 
 
-def _render_xml(fmt: str, document: FeedDocument, fragments: Fragments) -> bytes:
-    """The document as Atom or RSS: feedgen's feed without entries, with each story's
-    entry (rendered by feedgen on its own, or taken from ``fragments``) put in."""
-    context = (fmt, document.site, tuple(sorted(document.section_labels.items())))
-    items = _ItemRenderer(fmt, document)
-    pieces = []
-    for story in document.stories:
-        # Everything an entry shows comes from its StoryView and the context; the id
-        # and changed_at keep the key readable, the hash covers the rest.
-        key = (context, story.id, story.changed_at, hash(story))
-        piece = fragments.get(key)
-        if piece is None:
-            piece = fragments[key] = items.render(story)
-        pieces.append(piece)
-    head = _feed_head(document, fmt)
+def _assemble_xml(
+    fmt: str, document: FeedDocument, pieces: Sequence[bytes], updated: datetime
+) -> bytes:
+    """The document as Atom or RSS: feedgen's feed without entries, with the entries
+    (each rendered by _ItemRenderer) put in."""
+    head = _feed_head(document, fmt, updated)
     if fmt == "atom":
         # Entries without their own author are covered by the feed's (RFC 4287 §4.1.1).
         head.author({"name": plain_line(document.site.title, NAME_LIMIT) or "aggregator"})
@@ -139,16 +126,19 @@ def _render_xml(fmt: str, document: FeedDocument, fragments: Fragments) -> bytes
 class _ItemRenderer:
     """Renders one story at a time as an Atom <entry> or RSS <item> with feedgen."""
 
-    def __init__(self, fmt: str, document: FeedDocument) -> None:
+    def __init__(self, fmt: str, site: SiteConfig, labels: Mapping[str, str]) -> None:
+        if fmt not in ("atom", "rss"):
+            raise ValueError(f"unknown feed format {fmt!r}")
         self.fmt = fmt
-        self.document = document
-        self.scheme = f"{document.site.base_url}/c/"  # of the entries' categories
+        self.site = site
+        self.labels = labels
+        self.scheme = f"{site.base_url}/c/"  # of the entries' categories
         # RSS items name namespaces the <rss> element declares; serialized inside
         # one, they use its prefixes (content:, dc:) instead of inventing ns0:.
         self.channel = xml_elem("channel", xml_elem("rss", nsmap=_RSS_NAMESPACES))
 
-    def render(self, story: StoryView) -> bytes:
-        entry = _prepare(self.document.site, story, self.document.section_labels)
+    def __call__(self, story: StoryView) -> bytes:
+        entry = _prepare(self.site, story, self.labels)
         item = FeedEntry()
         item.register_extension(_EXTENSION, _EntryExtras)
         _fill_entry(item, entry, self.fmt, self.scheme)
@@ -164,7 +154,7 @@ class _ItemRenderer:
         return b"<item>" + serialized[serialized.index(b">") + 1 :]
 
 
-def _feed_head(document: FeedDocument, fmt: str) -> Any:
+def _feed_head(document: FeedDocument, fmt: str, updated: datetime) -> Any:
     """A feedgen FeedGenerator with the feed's metadata and links, without entries."""
     site, output = document.site, document.output
     generator = FeedGenerator()
@@ -172,7 +162,7 @@ def _feed_head(document: FeedDocument, fmt: str) -> Any:
     generator.id(document.feed_id)
     generator.title(plain_line(output.title, TITLE_LIMIT) or "Untitled")
     generator.subtitle(plain_line(output.subtitle, TITLE_LIMIT) or output.name)
-    generator.updated(_updated(document.stories))
+    generator.updated(updated)
     generator.generator(_GENERATOR, version=__version__)
     icon = http_url(site.icon)
     if icon:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from aggregator.models import SiteConfig, StoryView
 from aggregator.publish_entries import (
     NAME_LIMIT,
     TITLE_LIMIT,
     FeedDocument,
     _Entry,
+    _prepare,
     http_url,
     plain_line,
 )
@@ -53,7 +56,14 @@ def _json_item(entry: _Entry) -> dict[str, Any]:
     return item
 
 
-def _render_json(document: FeedDocument) -> bytes:
+def _json_entry(site: SiteConfig, labels: Mapping[str, str], story: StoryView) -> bytes:
+    """One story as a JSON Feed item (UTF-8 JSON text)."""
+    item = _json_item(_prepare(site, story, labels))
+    return json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _assemble_json(document: FeedDocument, pieces: Sequence[bytes]) -> bytes:
+    """The document as JSON Feed, with the items (each made by _json_entry) put in."""
     site, output = document.site, document.output
     feed: dict[str, Any] = {
         "version": _JSONFEED_VERSION,
@@ -70,5 +80,7 @@ def _render_json(document: FeedDocument) -> bytes:
         feed["next_url"] = document.url("json", document.next_before)
     if document.hub:
         feed["hubs"] = [{"type": "WebSub", "url": document.hub}]
-    feed["items"] = [_json_item(entry) for entry in document.entries()]
-    return json.dumps(feed, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    feed["items"] = []  # last, so the items go in before the closing "]}"
+    empty = json.dumps(feed, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    assert empty.endswith(b"[]}")
+    return b"".join([empty[:-2], b",".join(pieces), empty[-2:]])

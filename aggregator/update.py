@@ -40,6 +40,8 @@ from aggregator.storage import Storage
 from aggregator.storage.sections import StoredForFiling
 
 log = logging.getLogger(__name__)
+# Stories older than this keep no stored rendering of their merged-feed entry.
+RENDERINGS_MAX_AGE = timedelta(days=30)
 
 SUMMARY_TEXT_CHARS = 1000
 DEFAULT_BOUNDS = Bounds()
@@ -362,7 +364,13 @@ def refile_entries(config: Config, storage: Storage, now: datetime) -> int:
 
 
 def prune_expired(config: Config, storage: Storage, now: datetime) -> int:
-    """Remove entries older than ``storage.retention`` (never starred); return how many."""
+    """Remove entries older than ``storage.retention`` (never starred); return how many.
+
+    Also drops the stored renderings of stories older than RENDERINGS_MAX_AGE, which
+    subscribers rarely page back to (made again if they do), so that table stays
+    small even when entries are kept forever.
+    """
+    storage.prune_renderings(now - RENDERINGS_MAX_AGE)
     retention = config.storage.retention_seconds
     if retention is None:
         return 0

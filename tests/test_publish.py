@@ -591,8 +591,14 @@ def test_kept_fragments_give_the_same_bytes_and_follow_changes(fmt: str) -> None
     # Another output or page reuses the same entries.
     render_feed(fmt, document(stories[1:], output=PAGES["section"].output), fragments)
     assert len(fragments) == 3
-    # A story that changed, or a new site title or section name, is rendered again.
-    changed = replace(stories[1], lead=replace(stories[1].lead, title="Corrected headline"))
+    # A story that changed (storage moves changed_at with every change of an entry),
+    # or a new site title or section name, is rendered again.
+    later = stories[1].lead.changed_at + timedelta(minutes=1)
+    changed = replace(
+        stories[1],
+        lead=replace(stories[1].lead, title="Corrected headline", changed_at=later),
+        changed_at=later,
+    )
     body = render_feed(fmt, document([stories[0], changed, stories[2]]), fragments)
     assert b"Corrected headline" in body and len(fragments) == 4
     relabeled = render_feed(fmt, document(stories, section_labels={"us-news": "Nation"}), fragments)

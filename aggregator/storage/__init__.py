@@ -7,6 +7,7 @@ from aggregator.storage.feeds import FeedsMixin
 from aggregator.storage.history import HistoryMixin
 from aggregator.storage.reader import ReaderMixin
 from aggregator.storage.reading import ReadingMixin
+from aggregator.storage.renderings import RenderingsMixin
 from aggregator.storage.retention import RetentionMixin
 from aggregator.storage.sections import SectionsMixin
 
@@ -19,6 +20,7 @@ class Storage(
     SectionsMixin,
     ReaderMixin,
     ReadingMixin,
+    RenderingsMixin,
 ):
     """The one storage object; domain methods come from the mixins."""
 

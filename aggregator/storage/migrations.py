@@ -65,6 +65,10 @@ def _polling_history(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _story_renderings(conn: Connection) -> None:
+    schema.story_renderings.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema: feeds, stories, story keys, entries, sections", _initial_schema),
     (2, "feed leases, so two pollers never fetch one feed at once", _feed_leases),
@@ -74,6 +78,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
         "polling: publisher hints, redirect confirmation, fetch history, retention",
         _polling_history,
     ),
+    (5, "merged feeds: stored renderings of each story's entry", _story_renderings),
 ]
 
 

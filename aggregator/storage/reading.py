@@ -5,11 +5,21 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 from sqlalchemy import Connection, Select, String, Text, and_, or_, select, type_coerce
 
-from aggregator.models import Enclosure, EntryView, StoryCursor, StoryPage, StoryView
+from aggregator.models import (
+    Enclosure,
+    EntryView,
+    ReportStamp,
+    StoryCursor,
+    StoryPage,
+    StoryRef,
+    StoryRefPage,
+    StoryView,
+    story_stamp,
+)
 from aggregator.storage import schema
 from aggregator.storage.base import StorageBase
 
@@ -19,6 +29,7 @@ stories = schema.stories
 story_sections = schema.story_sections
 entry_sections = schema.entry_sections
 section_versions = schema.section_versions
+renderings = schema.story_renderings
 
 
 def _enclosures(raw: Any) -> tuple[Enclosure, ...]:
@@ -77,9 +88,64 @@ class ReadingMixin(StorageBase):
             tuple(views[key.story_id] for key in keys if key.story_id in views), cursor
         )
 
+    def list_story_refs(
+        self,
+        *,
+        sections: tuple[str, ...] | None = None,
+        limit: int = 50,
+        before: StoryCursor | None = None,
+        rendered_as: tuple[str, str] | None = None,
+    ) -> StoryRefPage:
+        """Like list_stories, but only each story's id, dates and story_stamp: what a
+        merged-feed page needs when its entries are rendered already. Reads no text.
+
+        With ``rendered_as=(format, context)``, each StoryRef also carries the story's
+        stored rendering in that format and context, if any (``stored``).
+        """
+        keys = _page_keys_query(sections, limit + 1, before).subquery()
+        query = select(
+            keys.c.story_id,
+            type_coerce(keys.c.sort_at, _RAW_DATETIME),
+            type_coerce(stories.c.changed_at, _RAW_DATETIME),
+        ).join(stories, stories.c.id == keys.c.story_id)
+        if rendered_as is not None:
+            fmt, context = rendered_as
+            query = query.add_columns(renderings.c.stamp, renderings.c.body).outerjoin(
+                renderings,
+                and_(
+                    renderings.c.story_id == keys.c.story_id,
+                    renderings.c.format == fmt,
+                    renderings.c.context == context,
+                ),
+            )
+        query = query.order_by(keys.c.sort_at.desc(), keys.c.story_id.desc())
+        with self.read() as conn:
+            rows = conn.execute(query).all()
+            more = len(rows) > limit
+            rows = rows[:limit]
+            refs = _story_refs(
+                conn,
+                {
+                    row[0]: (
+                        _aware(row[1]),
+                        _aware(row[2]),
+                        (row[3], bytes(row[4])) if len(row) > 3 and row[3] else None,
+                    )
+                    for row in rows
+                },
+            )
+        last = rows[-1] if more and rows else None
+        cursor = StoryCursor(_aware(last[1]), last[0]) if last is not None else None
+        return StoryRefPage(tuple(refs[row[0]] for row in rows if row[0] in refs), cursor)
+
     def get_story(self, story_id: int) -> StoryView | None:
         with self.read() as conn:
             return self._story_views(conn, [story_id]).get(story_id)
+
+    def get_stories(self, story_ids: list[int]) -> dict[int, StoryView]:
+        """Return the stories with these ids that exist, by id."""
+        with self.read() as conn:
+            return self._story_views(conn, story_ids)
 
     def section_versions(self, sections: tuple[str, ...]) -> dict[str, tuple[int, datetime]]:
         """Return section -> (version, changed_at) for the given section keys ("*" = all)."""
@@ -148,6 +214,69 @@ def _json_list(value: Any) -> list[Any]:
         parsed = [] if value == "[]" else json.loads(value)
         return parsed if isinstance(parsed, list) else []
     return value if isinstance(value, list) else []
+
+
+_Report = TypeVar("_Report")
+
+
+def _lead_first(
+    reports: list[_Report], lead: _Report | None
+) -> tuple[_Report, tuple[_Report, ...]]:
+    """(lead, others) of a story's reports in first-seen order; the first report leads
+    when the recorded lead is gone."""
+    chosen = lead if lead is not None else reports[0]
+    return chosen, tuple(report for report in reports if report is not chosen)
+
+
+def _story_refs(
+    conn: Connection,
+    stories_read: dict[int, tuple[datetime, datetime, tuple[str, bytes] | None]],
+) -> dict[int, StoryRef]:
+    """The StoryRefs of stories (id -> sort_at, changed_at, stored rendering) read
+    already: the story_stamp inputs of _story_views, without any of the entries' text."""
+    if not stories_read:
+        return {}
+    story_ids = list(stories_read)
+    rows = conn.execute(
+        select(
+            entries.c.id,
+            entries.c.story_id,
+            entries.c.feed_id,
+            feeds.c.config_title,
+            feeds.c.feed_title,
+            feeds.c.url,
+            feeds.c.site_url,
+            stories.c.lead_entry_id,
+        )
+        .join(feeds, feeds.c.id == entries.c.feed_id)
+        .join(stories, stories.c.id == entries.c.story_id)
+        .where(entries.c.story_id.in_(story_ids))
+        .order_by(entries.c.first_seen_at, entries.c.id)
+    ).all()
+    # story_sections holds the union of the entries' sections, as StoryView.sections.
+    sections: dict[int, list[str]] = defaultdict(list)
+    for story_id, section in conn.execute(
+        select(story_sections.c.story_id, story_sections.c.section)
+        .where(story_sections.c.story_id.in_(story_ids))
+        .order_by(story_sections.c.section)
+    ):
+        sections[story_id].append(section)
+    by_story: dict[int, list[ReportStamp]] = defaultdict(list)
+    leads: dict[int, ReportStamp] = {}
+    for entry_id, story_id, feed_id, config_title, feed_title, url, site_url, lead_id in rows:
+        report = (entry_id, feed_id, config_title or feed_title or url, url, site_url)
+        by_story[story_id].append(report)
+        if entry_id == lead_id:
+            leads[story_id] = report
+    refs = {}
+    for story_id, reports in by_story.items():
+        lead, others = _lead_first(reports, leads.get(story_id))
+        sort_at, changed_at, stored = stories_read[story_id]
+        stamp = story_stamp(
+            story_id, sort_at, changed_at, tuple(sections[story_id]), (lead, *others)
+        )
+        refs[story_id] = StoryRef(story_id, sort_at, changed_at, stamp, stored)
+    return refs
 
 
 def _story_views(conn: Connection, story_ids: list[int]) -> dict[int, StoryView]:
@@ -227,13 +356,15 @@ def _story_views(conn: Connection, story_ids: list[int]) -> dict[int, StoryView]
     views = {}
     for story_id, story_entries in by_story.items():
         lead_entry_id, story_sort_at, story_changed_at = story_rows[story_id]
-        lead = next((e for e in story_entries if e.id == lead_entry_id), story_entries[0])
+        lead, others = _lead_first(
+            story_entries, next((e for e in story_entries if e.id == lead_entry_id), None)
+        )
         views[story_id] = StoryView(
             id=story_id,
             sort_at=_aware(story_sort_at) or lead.sort_at,
             changed_at=_aware(story_changed_at) or lead.changed_at,
             lead=lead,
-            others=tuple(e for e in story_entries if e is not lead),
+            others=others,
             sections=tuple(sorted({s for e in story_entries for s in e.sections})),
         )
     return views

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -296,4 +297,22 @@ pruned_entries = Table(
     Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True),
     Column("identity", CleanText, primary_key=True),
     Column("pruned_at", UTCDateTime, nullable=False),
+)
+
+# --- the merged feeds ----------------------------------------------------------------
+
+# Each story's published entry as rendered for a format (an Atom <entry>, an RSS
+# <item>, a JSON Feed item), so building a page of a merged feed is a query and a
+# concatenation. ``context`` is a digest of what besides the story the entry depends
+# on (site, section names, renderer version) and ``stamp`` the story's story_stamp
+# when rendered; a row whose context or stamp differs is rendered again. A cache:
+# any row may be deleted at any time.
+story_renderings = Table(
+    "story_renderings",
+    metadata,
+    Column("story_id", Integer, ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
+    Column("format", String(8), primary_key=True),
+    Column("context", String(32), nullable=False),
+    Column("stamp", String(32), nullable=False),
+    Column("body", LargeBinary, nullable=False),
 )

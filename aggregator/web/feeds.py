@@ -1,7 +1,9 @@
 """The merged feeds over HTTP: /feeds/<name>.atom|.rss|.json and /feeds.opml.
 
-A rendered page of an output is kept until a poll changes one of the sections it
-shows (their ``section_versions`` stamp differs). A request whose validators
+Pages are built by feed_pages.build_page (entries rendered once per change, kept in
+memory here and stored in the database). A rendered page of an output is kept
+until a poll changes one of the sections it shows (their ``section_versions``
+stamp differs). A request whose validators
 match the kept rendering is answered 304 without reading stories or rendering
 anything; the section versions themselves are read at most once a second
 (``FEEDS_VERSIONS_TTL`` in the Flask config), so most 304s touch no database.
@@ -9,6 +11,7 @@ anything; the section versions themselves are read at most once a second
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import threading
@@ -21,23 +24,20 @@ from datetime import UTC, datetime
 from flask import Blueprint, Flask, Response, abort, current_app, request
 from werkzeug.http import http_date, parse_date
 
-from aggregator.models import Config, StoryCursor, StoryPage
+from aggregator.feed_pages import build_page
+from aggregator.models import Config
 from aggregator.publish import (
     CONTENT_TYPES,
-    FeedDocument,
     InvalidCursorError,
     Output,
-    collect_page,
     decode_cursor,
-    encode_cursor,
     feed_url,
     outputs_of,
-    render_feed,
     render_opml,
     section_labels,
 )
 from aggregator.storage import Storage
-from aggregator.web import AppState, state
+from aggregator.web import state
 
 blueprint = Blueprint("feeds", __name__)
 
@@ -122,6 +122,7 @@ class FeedCache:
         self.size = size
         self.versions_ttl = versions_ttl
         self.builds = 0  # renderings made, for tests and benchmarks
+        self.rendered_entries = 0  # entries rendered for them (not found kept or stored)
         self._lock = threading.Lock()
         self._renderings: OrderedDict[CacheKey, Rendering] = OrderedDict()
         self._versions: dict[tuple[str, ...], tuple[float, Versions]] = {}
@@ -206,15 +207,33 @@ def merged_feed(name: str, fmt: str) -> Response:
     )
     key = (name, fmt, token)
     rendering = cache.get(key)
+    built = None
     if rendering is None or rendering.stamp != stamp:
         changed_at = max(
             (versions[k][1] for k in output.version_keys if k in versions), default=None
         )
-        document = _document(app_state, output, labels, token, cursor)
-        body = render_feed(fmt, document, cache.fragments)
-        rendering = _rendering(body, stamp, changed_at, rendering)
+        built = build_page(
+            app_state.storage,
+            app_state.config,
+            output,
+            fmt,
+            token=token,
+            cursor=cursor,
+            labels=labels,
+            kept=cache.fragments,
+            save=False,
+        )
+        cache.rendered_entries += built.rendered
+        rendering = _rendering(built.body, stamp, changed_at, rendering)
         cache.put(key, rendering)
     response = _respond(rendering, CONTENT_TYPES[fmt], _max_age(app_state.config))
+    if built is not None and built.new_renderings:
+        # Stored once the response is sent: the subscriber does not wait for the write.
+        response.call_on_close(
+            functools.partial(
+                app_state.storage.save_renderings, fmt, built.context, built.new_renderings
+            )
+        )
     hub = app_state.config.site.websub_hub
     if hub and token is None:
         # WebSub discovery (W3C WebSub §4): the hub and the topic URL.
@@ -240,30 +259,6 @@ def invalid_cursor(error: InvalidCursorError) -> Response:
 
 
 # --- building ----------------------------------------------------------------------------
-
-
-def _document(
-    app_state: AppState,
-    output: Output,
-    labels: dict[str, str],
-    token: str | None,
-    cursor: StoryCursor | None,
-) -> FeedDocument:
-    storage = app_state.storage
-    sections = output.sections or None
-
-    def fetch(before: StoryCursor | None, limit: int) -> StoryPage:
-        return storage.list_stories(sections=sections, limit=limit, before=before)
-
-    page = collect_page(output, fetch, page_size=app_state.config.publish.page_size, before=cursor)
-    return FeedDocument(
-        output=output,
-        site=app_state.config.site,
-        stories=page.stories,
-        section_labels=labels,
-        before=token,
-        next_before=encode_cursor(page.next_cursor) if page.next_cursor else None,
-    )
 
 
 def _rendering(

@@ -1,0 +1,332 @@
+"""Pages of the merged feeds built from stored entry renderings (feed_pages.py,
+storage/renderings.py): each entry is rendered once per change of its story, the
+rendering is reused by every later build, in this process or another, and a change
+of anything an entry shows renders it again. Each test runs on SQLite and, when
+configured, PostgreSQL (the `storage` fixture)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from aggregator.feed_pages import build_page
+from aggregator.models import (
+    CategoryConfig,
+    Config,
+    FeedConfig,
+    OutputConfig,
+    PublishConfig,
+    SiteConfig,
+    StorageConfig,
+)
+from aggregator.publish import FORMATS, FeedDocument, outputs_of, render_feed, section_labels
+from aggregator.storage import Storage, open_storage, schema
+from aggregator.update import RENDERINGS_MAX_AGE, prune_expired
+from aggregator.web import create_app
+from aggregator.web.feeds import feed_cache
+from tests.test_publish import check_output
+from tests.test_storage import NOW, add_feeds, make_entry, make_update
+
+WIRE = "https://wire.example/feed"
+GLOBE = "https://globe.example/feed"
+SHARED = ("url:https://example.org/shared",)
+
+
+def make_config(**changes: object) -> Config:
+    config = Config(
+        path="feeds.yaml",
+        site=SiteConfig(title="Newsroom", base_url="https://news.example.org"),
+        categories=(
+            CategoryConfig("US News", "us-news"),
+            CategoryConfig("World", "world"),
+        ),
+        feeds=(FeedConfig(url=WIRE), FeedConfig(url=GLOBE)),
+        outputs=(OutputConfig(name="summits", title="Summits", include=("summit",)),),
+        publish=PublishConfig(page_size=10),
+    )
+    return replace(config, **changes)  # type: ignore[arg-type]
+
+
+def fill(storage: Storage) -> tuple[int, int]:
+    """Five Wire stories (one about a summit), and a story both feeds report."""
+    wire, globe = add_feeds(storage, WIRE, GLOBE)
+    entries = [make_entry(f"w{n}", published=NOW - timedelta(hours=n + 2)) for n in range(4)] + [
+        make_entry("summit", title="Leaders meet at the summit")
+    ]
+    storage.store_feed_update(make_update(wire, *entries))
+    storage.store_feed_update(make_update(wire, make_entry("shared-w", story_keys=SHARED)))
+    storage.store_feed_update(
+        make_update(globe, make_entry("shared-g", story_keys=SHARED, sections=("world",)))
+    )
+    return wire, globe
+
+
+def stored_count(storage: Storage) -> int:
+    with storage.read() as conn:
+        return int(conn.scalar(select(func.count()).select_from(schema.story_renderings)) or 0)
+
+
+def stamps(storage: Storage) -> dict[int, str]:
+    return {ref.id: ref.stamp for ref in storage.list_story_refs(limit=100).refs}
+
+
+def guid_story(storage: Storage, guid: str) -> int:
+    stories = storage.list_stories(limit=100).stories
+    return next(s.id for s in stories if guid in {e.guid for e in (s.lead, *s.others)})
+
+
+# --- story references ------------------------------------------------------------------------
+
+
+def test_story_refs_carry_the_stamps_of_the_stories_themselves(storage: Storage) -> None:
+    fill(storage)
+    for sections in (None, ("world",), ("us-news", "world")):
+        page = storage.list_stories(sections=sections, limit=100)
+        refs = storage.list_story_refs(sections=sections, limit=100)
+        assert [(r.id, r.sort_at, r.changed_at, r.stamp) for r in refs.refs] == [
+            (s.id, s.sort_at, s.changed_at, s.stamp) for s in page.stories
+        ]
+    shared = storage.get_stories([guid_story(storage, "shared-g")])
+    (story,) = shared.values()
+    assert len(story.others) == 1 and story.sections == ("us-news", "world")
+    # Pages of references walk like pages of stories.
+    first = storage.list_story_refs(limit=4)
+    rest = storage.list_story_refs(limit=4, before=first.next_cursor)
+    assert first.next_cursor is not None and rest.next_cursor is None
+    assert [r.id for r in (*first.refs, *rest.refs)] == [
+        r.id for r in storage.list_story_refs(limit=100).refs
+    ]
+
+
+def test_stamps_follow_everything_an_entry_shows(storage: Storage) -> None:
+    wire, globe = fill(storage)
+    shared = guid_story(storage, "shared-g")
+    w0 = guid_story(storage, "w0")
+    w1 = guid_story(storage, "w1")
+
+    before = stamps(storage)
+    # A poll that changes nothing changes no stamp.
+    storage.store_feed_update(
+        make_update(wire, make_entry("w0", published=NOW - timedelta(hours=2)))
+    )
+    assert stamps(storage) == before
+
+    # An entry corrected in place.
+    later = NOW + timedelta(minutes=5)
+    corrected = make_entry(
+        "w0", title="Corrected", content_hash="h2", published=NOW - timedelta(hours=2)
+    )
+    storage.store_feed_update(replace(make_update(wire, corrected), fetched_at=later))
+    after = stamps(storage)
+    assert {s for s in before if before[s] != after[s]} == {w0}
+
+    # The feed's own title changes: every story it reported shows it.
+    before = after
+    renamed = replace(make_update(globe), feed_title="The Globe")
+    storage.store_feed_update(renamed)
+    after = stamps(storage)
+    assert {s for s in before if before[s] != after[s]} == {shared}
+
+    # An admin names the feed in feeds.yaml.
+    before = after
+    storage.sync_feeds((FeedConfig(url=WIRE, title="Wire Service"), FeedConfig(url=GLOBE)), NOW)
+    after = stamps(storage)
+    assert {s for s in before if before[s] != after[s]} == set(before)  # Wire is in every story
+
+    # A refile moves one story to another section.
+    before = after
+    storage.refile_entries(
+        lambda item: ("world",) if item.title == "Title w1" else ("us-news",), later
+    )
+    after = stamps(storage)
+    assert w1 in {s for s in before if before[s] != after[s]}
+    assert before[w0] == after[w0]
+
+    # Retention takes one report of the shared story away.
+    before = after
+    old = replace(
+        make_update(globe, make_entry("g-old", story_keys=SHARED)),
+        fetched_at=NOW - timedelta(days=200),
+    )
+    storage.store_feed_update(old)
+    with_old = stamps(storage)
+    assert with_old[shared] != before[shared]
+    storage.prune_entries(NOW - timedelta(days=90), NOW)
+    assert stamps(storage)[shared] != with_old[shared]
+
+
+# --- building pages --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_each_entry_is_rendered_once_for_every_process(db_url: str, fmt: str) -> None:
+    config = make_config()
+    output = outputs_of(config)["all"]
+    first, second = open_storage(db_url), open_storage(db_url)  # two processes
+    try:
+        fill(first)
+        cold = build_page(first, config, output, fmt, kept={})
+        assert cold.entries == cold.rendered == 6
+        check_output(fmt, cold.body)
+        # The same bytes as rendering every story from scratch.
+        stories = first.list_stories(limit=10).stories
+        document = FeedDocument(output, config.site, stories, section_labels(config))
+        assert cold.body == render_feed(fmt, document)
+        # Nothing kept in memory: read back from the database, here and elsewhere.
+        again = build_page(first, config, output, fmt, kept={})
+        elsewhere = build_page(second, config, output, fmt, kept={})
+        assert again.rendered == elsewhere.rendered == 0
+        assert again.body == elsewhere.body == cold.body
+        # Sections and other pages reuse the same entries.
+        world = build_page(second, config, outputs_of(config)["world"], fmt, kept={})
+        assert world.entries == 1 and world.rendered == 0
+        assert stored_count(first) == 6
+        # A lost rendering is made again, alone.
+        first.delete_renderings()
+        assert build_page(second, config, output, fmt, kept={}).rendered == 6
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_changed_story_is_rendered_again_never_served_stale(storage: Storage) -> None:
+    config = make_config()
+    output = outputs_of(config)["all"]
+    wire, globe = fill(storage)
+    build_page(storage, config, output, "atom", kept={})
+    later = NOW + timedelta(minutes=5)
+    corrected = make_entry(
+        "w2", title="Corrected headline", content_hash="h2", published=NOW - timedelta(hours=4)
+    )
+    storage.store_feed_update(replace(make_update(wire, corrected), fetched_at=later))
+    page = build_page(storage, config, output, "atom", kept={})
+    assert page.rendered == 1
+    assert b"Corrected headline" in page.body and b"Title w2" not in page.body
+    # A feed's new name shows in every entry it reported (its source, "also reported by").
+    storage.store_feed_update(replace(make_update(globe), feed_title="The Globe"))
+    page = build_page(storage, config, output, "rss", kept={})
+    assert page.rendered == 6  # first rss build
+    storage.store_feed_update(replace(make_update(globe), feed_title="Globe Daily"))
+    page = build_page(storage, config, output, "rss", kept={})
+    assert page.rendered == 1 and b"Globe Daily" in page.body and b"The Globe" not in page.body
+
+
+def test_a_new_site_or_section_name_renders_every_entry_again(storage: Storage) -> None:
+    config = make_config()
+    fill(storage)
+    output = outputs_of(config)["all"]
+    assert build_page(storage, config, output, "atom", kept={}).rendered == 6
+    moved = replace(config, site=replace(config.site, base_url="https://moved.example.org"))
+    page = build_page(storage, moved, outputs_of(moved)["all"], "atom", kept={})
+    assert page.rendered == 6
+    assert b"tag:moved.example.org" in page.body and b"tag:news.example.org" not in page.body
+    renamed = replace(
+        config, categories=(CategoryConfig("Nation", "us-news"), config.categories[1])
+    )
+    page = build_page(storage, renamed, outputs_of(renamed)["all"], "atom", kept={})
+    assert page.rendered == 6 and b'label="Nation"' in page.body
+    # Any change to the site renders them again (sites change rarely; safe beats clever).
+    retitled = replace(config, site=replace(config.site, title="Other name"))
+    assert build_page(storage, retitled, outputs_of(retitled)["all"], "atom", kept={}).rendered == 6
+
+
+def test_filtered_outputs_use_stored_renderings_too(storage: Storage) -> None:
+    config = make_config()
+    fill(storage)
+    summits = outputs_of(config)["summits"]
+    page = build_page(storage, config, summits, "json", kept={})
+    assert page.entries == page.rendered == 1 and b"Leaders meet" in page.body
+    assert build_page(storage, config, summits, "json", kept={}).rendered == 0
+    assert build_page(storage, config, outputs_of(config)["all"], "json", kept={}).rendered == 5
+
+
+def test_kept_entries_are_used_before_the_database(storage: Storage) -> None:
+    config = make_config()
+    fill(storage)
+    output = outputs_of(config)["all"]
+    kept: dict[object, bytes] = {}
+    build_page(storage, config, output, "atom", kept=kept)
+    storage.delete_renderings()
+    again = build_page(storage, config, output, "atom", kept=kept, save=False)
+    assert again.rendered == 0 and stored_count(storage) == 0
+
+
+def test_renderings_go_with_their_stories(storage: Storage) -> None:
+    config = make_config()
+    wire, _globe = fill(storage)
+    old = replace(make_update(wire, make_entry("ancient")), fetched_at=NOW - timedelta(days=200))
+    storage.store_feed_update(old)
+    build_page(storage, config, outputs_of(config)["all"], "atom", kept={})
+    assert stored_count(storage) == 7
+    storage.prune_entries(NOW - timedelta(days=90), NOW)
+    assert stored_count(storage) == 6  # deleted with the story
+    # Renderings of stories older than a date can go on their own.
+    assert storage.prune_renderings(NOW - timedelta(hours=3, minutes=30)) == 2  # w2, w3
+    assert stored_count(storage) == 4
+
+
+def test_a_busy_database_does_not_hold_up_a_page(tmp_path: Path) -> None:
+    storage = open_storage(f"sqlite:///{tmp_path / 'busy.db'}")
+    try:
+        fill(storage)
+        config = make_config()
+        blocker = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # a poll writing, say
+        try:
+            start = time.monotonic()
+            page = build_page(storage, config, outputs_of(config)["all"], "atom", kept={})
+            waited = time.monotonic() - start
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert page.rendered == 6 and page.entries == 6
+        assert waited < 10  # the usual busy timeout is 30 s: the save gave up early
+        assert stored_count(storage) == 0
+        # Once the writer is done, the next build stores them.
+        assert build_page(storage, config, outputs_of(config)["all"], "atom", kept={}).rendered == 6
+        assert stored_count(storage) == 6
+    finally:
+        storage.close()
+
+
+# --- over HTTP -------------------------------------------------------------------------------
+
+
+def test_a_cold_server_reads_the_entries_rendered_before(storage: Storage) -> None:
+    config = make_config()
+    fill(storage)
+    app = create_app(config, storage=storage, test_config={"TESTING": True})
+    client = app.test_client()
+    with client.get("/feeds/all.atom") as first:  # closing it stores the renderings
+        etag = first.headers["ETag"]
+    cache = feed_cache(app)
+    assert cache.rendered_entries == 6 and stored_count(storage) == 6
+    cache.clear()
+    with client.get("/feeds/all.atom") as again:
+        assert again.headers["ETag"] == etag
+    assert cache.rendered_entries == 6  # nothing rendered for the second build
+    # A new process (another app on the same database) renders nothing either.
+    other = create_app(config, storage=storage, test_config={"TESTING": True})
+    with other.test_client().get("/feeds/all.atom") as response:
+        assert response.headers["ETag"] == etag
+    assert feed_cache(other).rendered_entries == 0
+
+
+def test_pruning_drops_renderings_of_old_stories_even_when_keeping_entries(
+    storage: Storage,
+) -> None:
+    config = make_config(storage=StorageConfig(url="unused", retention_seconds=None))
+    wire, _globe = fill(storage)
+    month_old = NOW - RENDERINGS_MAX_AGE - timedelta(days=1)
+    storage.store_feed_update(make_update(wire, make_entry("month-old", published=month_old)))
+    build_page(storage, config, outputs_of(config)["all"], "atom", kept={})
+    assert stored_count(storage) == 7
+    assert prune_expired(config, storage, NOW) == 0  # entries are kept forever
+    assert stored_count(storage) == 6
+    assert len(storage.list_stories(limit=100).stories) == 7
