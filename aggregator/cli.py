@@ -11,7 +11,7 @@ from typing import TextIO
 import click
 from waitress import create_server
 
-from aggregator import __version__, websub
+from aggregator import __version__, feed_pages, websub
 from aggregator.config import database_url, default_config_path, load_config
 from aggregator.errors import ConfigErrors, StorageError
 from aggregator.fetch import Fetcher, FetchLimits
@@ -258,6 +258,7 @@ def poll(config_path: str, poll_all: bool, workers: int | None) -> None:
             click.echo("No feed is due. Use --all to poll every feed now.")
             return
         versions_before = websub.snapshot(config, storage)
+        published_before = feed_pages.versions_snapshot(storage, config)
         summary = poll_feeds(
             feeds,
             updater,
@@ -267,6 +268,7 @@ def poll(config_path: str, poll_all: bool, workers: int | None) -> None:
             on_outcome=_Progress(len(feeds), sys.stderr),
         )
         click.echo(format_summary(summary))
+        feed_pages.prerender_changed(storage, config, published_before)
         websub.ping_changes(config, storage, versions_before)
         prune_expired(config, storage, datetime.now(UTC))
     finally:

@@ -15,23 +15,32 @@ so a new config renders entries again rather than showing stale ones.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
+from aggregator.errors import StorageError
 from aggregator.models import Config, SiteConfig, StoryCursor, StoryPage, StoryRef, StoryView
 from aggregator.publish import (
+    FORMATS,
     FeedDocument,
     Fragments,
     Output,
     assemble_feed,
+    changed_outputs,
     collect_page,
     encode_cursor,
     entry_context,
     entry_renderer,
     feed_updated,
     section_labels,
+    version_keys_of,
 )
 from aggregator.storage import Storage
+
+log = logging.getLogger(__name__)
+Versions = dict[str, tuple[int, datetime]]
 
 # (story id, story stamp, rendered entry), as storage.save_renderings takes them.
 Rendered = tuple[int, str, bytes]
@@ -157,3 +166,37 @@ def _entries(
             piece = found[ref.id] = kept[(context, ref.id, stamp)] = render(story)
             rendered.append((ref.id, stamp, piece))
     return [found[ref.id] for ref in refs if ref.id in found], rendered
+
+
+# --- after a poll ----------------------------------------------------------------------------
+
+
+def versions_snapshot(storage: Storage, config: Config) -> Versions:
+    """The section versions of every output, to give prerender_changed after a poll."""
+    try:
+        return storage.section_versions(version_keys_of(config))
+    except StorageError as e:
+        log.warning("merged feeds: cannot read section versions: %s", e)
+        return {}
+
+
+def prerender_changed(storage: Storage, config: Config, before: Versions) -> int:
+    """Render and store the new and changed entries of the newest page of every output
+    a poll changed (since the ``before`` snapshot), in every format: subscribers'
+    requests, and a WebSub hub fetching right after its ping, then find them
+    rendered. Returns how many entries were rendered. Never raises StorageError.
+    """
+    try:
+        after = storage.section_versions(version_keys_of(config))
+        labels = section_labels(config)
+        rendered = 0
+        for output in changed_outputs(config, before, after):
+            for fmt in FORMATS:
+                built = build_page(storage, config, output, fmt, labels=labels)
+                rendered += built.rendered
+    except StorageError as e:
+        log.warning("merged feeds: entries not rendered after the poll: %s", e)
+        return 0
+    if rendered:
+        log.debug("merged feeds: rendered %d entries after the poll", rendered)
+    return rendered

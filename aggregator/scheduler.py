@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from aggregator import websub
+from aggregator import feed_pages, websub
 from aggregator.fetch import Fetcher, FetchLimits
 from aggregator.models import Config
 from aggregator.poll import PollSummary, poll_feeds
@@ -146,6 +146,7 @@ class PollScheduler:
         updater = Updater.from_config(config, self.storage, self._fetcher)
         batch_size = config.polling.workers * 2
         versions_before = websub.snapshot(config, self.storage)
+        published_before = feed_pages.versions_snapshot(self.storage, config)
         outcomes: list[FeedOutcome] = []
         while not self._stopping.is_set():
             claimed = self.storage.claim_due_feeds(
@@ -180,6 +181,7 @@ class PollScheduler:
                 summary.new,
                 summary.updated,
             )
+            feed_pages.prerender_changed(self.storage, config, published_before)
             websub.ping_changes(config, self.storage, versions_before)
         return summary
 

@@ -79,8 +79,16 @@ def test_poll_offline_example_fills_the_database(offline: Path) -> None:
     with engine.connect() as conn:
         entries = conn.scalar(select(func.count()).select_from(schema.entries))
         stories = conn.scalar(select(func.count()).select_from(schema.stories))
+        renderings = schema.story_renderings
+        formats_of = dict(
+            conn.execute(
+                select(renderings.c.story_id, func.count()).group_by(renderings.c.story_id)
+            ).all()
+        )
     engine.dispose()
     assert entries and stories and stories < entries  # duplicates folded into stories
+    # The poll rendered the merged feeds' newest entries in every format, for subscribers.
+    assert len(formats_of) == min(stories, 50) and set(formats_of.values()) == {3}
 
     again = run("--config", "feeds.yaml", "poll", cwd=offline)
     assert again.returncode == 0

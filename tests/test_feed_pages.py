@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from aggregator.feed_pages import build_page
+from aggregator.feed_pages import build_page, prerender_changed, versions_snapshot
 from aggregator.models import (
     CategoryConfig,
     Config,
@@ -30,12 +30,16 @@ from aggregator.storage import Storage, open_storage, schema
 from aggregator.update import RENDERINGS_MAX_AGE, prune_expired
 from aggregator.web import create_app
 from aggregator.web.feeds import feed_cache
+from tests.httpserver import FeedServer
 from tests.test_publish import check_output
+from tests.test_publish_http import make_config as poll_config
+from tests.test_publish_http import poll_now, rss, serve, server
 from tests.test_storage import NOW, add_feeds, make_entry, make_update
 
 WIRE = "https://wire.example/feed"
 GLOBE = "https://globe.example/feed"
 SHARED = ("url:https://example.org/shared",)
+__all__ = ["server"]  # the loopback feed server fixture, shared with test_publish_http
 
 
 def make_config(**changes: object) -> Config:
@@ -330,3 +334,33 @@ def test_pruning_drops_renderings_of_old_stories_even_when_keeping_entries(
     assert prune_expired(config, storage, NOW) == 0  # entries are kept forever
     assert stored_count(storage) == 6
     assert len(storage.list_stories(limit=100).stories) == 7
+
+
+# --- after a poll ----------------------------------------------------------------------------
+
+
+def test_a_poll_renders_the_new_entries_of_the_outputs_it_changed(
+    server: FeedServer, storage: Storage
+) -> None:
+    serve(server, "/news", rss([{"title": f"Town story {n}"} for n in range(4)]))
+    serve(server, "/world", rss([{"title": f"Summit {n}"} for n in range(2)], "Globe"))
+    config = poll_config(server, {"/news": "US News", "/world": "World"})
+    before = versions_snapshot(storage, config)
+    poll_now(config, storage)
+    # Every story, once per format, though it is on several changed outputs.
+    assert prerender_changed(storage, config, before) == 6 * 3
+    assert stored_count(storage) == 6 * 3
+    app = create_app(config, storage=storage, test_config={"TESTING": True})
+    client = app.test_client()
+    for path in ("/feeds/all.atom", "/feeds/us-news.rss", "/feeds/world.json"):
+        assert client.get(path).status_code == 200
+    assert feed_cache(app).rendered_entries == 0  # subscribers find them rendered
+    # A poll that changes nothing renders nothing.
+    before = versions_snapshot(storage, config)
+    poll_now(config, storage)
+    assert prerender_changed(storage, config, before) == 0
+    # One new story: rendered alone, in each format.
+    serve(server, "/world", rss([{"title": f"Summit {n}"} for n in range(3)], "Globe"), 2)
+    before = versions_snapshot(storage, config)
+    poll_now(config, storage)
+    assert prerender_changed(storage, config, before) == 3
