@@ -106,7 +106,11 @@ def build_page(
             rendered_as=(fmt, context),
         )
         refs, next_cursor = ref_page.refs, ref_page.next_cursor
-    pieces, rendered = _entries(storage, fmt, context, config.site, labels, refs, views, kept)
+    # Unfiltered pages read the stored renderings with the references already.
+    looked_up = not output.is_filtered
+    pieces, rendered = _entries(
+        storage, fmt, context, config.site, labels, refs, views, kept, looked_up
+    )
     if save:
         storage.save_renderings(fmt, context, rendered)
     document = FeedDocument(
@@ -130,11 +134,12 @@ def _entries(
     refs: Sequence[StoryRef],
     views: dict[int, StoryView],
     kept: Fragments | None,
+    looked_up: bool,
 ) -> tuple[list[bytes], list[Rendered]]:
     """The rendered entries of these stories, in order, and those newly rendered.
 
-    Looked for in ``kept``, then in the StoryRefs' stored renderings (or, for refs
-    read without them, storage), else rendered.
+    Looked for in ``kept``, then in the StoryRefs' stored renderings (``looked_up``:
+    the refs were read with them; else they are read now), else rendered.
     """
     kept = {} if kept is None else kept
     found: dict[int, bytes] = {}
@@ -144,8 +149,8 @@ def _entries(
             piece = kept[(context, ref.id, ref.stamp)] = ref.stored[1]
         if piece is not None:
             found[ref.id] = piece
-    missing = [ref for ref in refs if ref.id not in found and ref.stored is None]
-    if missing:
+    missing = [ref for ref in refs if ref.id not in found]
+    if missing and not looked_up:
         stored = storage.stored_renderings([ref.id for ref in missing], fmt, context)
         for ref in missing:
             hit = stored.get(ref.id)
