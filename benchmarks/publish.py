@@ -17,7 +17,8 @@ feeds. Then, for outputs of 50 and 500 entries, it times:
   deleted too): feedgen renders every entry, and the renderings are stored;
 - the parts: the storage queries and feedgen's rendering of the whole page;
 - the usual rebuild: a GET after a poll stored one new story, when the other stories'
-  rendered entries are still kept;
+  rendered entries are still kept; once with the new entry rendered by the poll (as
+  `serve` and `aggregator poll` do), once rendered by the GET;
 - a conditional request answered 304, timed inside the WSGI app ("server-side": from
   the WSGI call until the response is complete; the Flask test client's own overhead
   is printed separately), once reading the section versions on every request and
@@ -46,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bulk import store_batch  # benchmarks/bulk.py, beside this script
 
+from aggregator.feed_pages import prerender_changed, versions_snapshot
 from aggregator.models import (
     CategoryConfig,
     Config,
@@ -274,14 +276,18 @@ def bench_output(storage: Storage, db_url: str, name: str, page_size: int, repea
 
     # The usual rebuild: a poll stored one new story; the other entries are kept.
     new_story = NewStories(storage, config, sections[0] if sections else None)
-    samples = []
     get()
-    for _ in range(repeat):
-        new_story.store()
-        timer.samples.clear()
-        assert get() == 200
-        samples.extend(timer.samples)
-    print(f"  GET after a poll (server) {summary(samples)}")
+    for label, prerender in (("the poll", True), ("the GET", False)):
+        samples = []
+        for _ in range(repeat):
+            before = versions_snapshot(storage, config)
+            new_story.store()
+            if prerender:
+                prerender_changed(storage, config, before)
+            timer.samples.clear()
+            assert get() == 200
+            samples.extend(timer.samples)
+        print(f"  GET after a poll, new entry rendered by {label:<8} (server) {summary(samples)}")
     etag = client.get(path).headers["ETag"]
 
     def not_modified() -> None:
