@@ -108,6 +108,7 @@ class ReadingMixin(StorageBase):
             type_coerce(keys.c.sort_at, _RAW_DATETIME),
             type_coerce(stories.c.changed_at, _RAW_DATETIME),
         ).join(stories, stories.c.id == keys.c.story_id)
+        with_stored = rendered_as is not None
         if rendered_as is not None:
             fmt, context = rendered_as
             query = query.add_columns(renderings.c.stamp, renderings.c.body).outerjoin(
@@ -129,7 +130,7 @@ class ReadingMixin(StorageBase):
                     row[0]: (
                         _aware(row[1]),
                         _aware(row[2]),
-                        (row[3], bytes(row[4])) if len(row) > 3 and row[3] else None,
+                        (row[3], bytes(row[4])) if with_stored and row[3] is not None else None,
                     )
                     for row in rows
                 },
