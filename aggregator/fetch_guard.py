@@ -1,10 +1,11 @@
 """The SSRF guard and the fetch deadline, built into urllib3's connections and sockets.
 
-Every connection (first request and every redirect hop) resolves the host itself,
-drops addresses the policy refuses and connects to an allowed address, so a DNS
-answer can't change between check and use. Before every receive the sockets shrink
-their timeout to the time left for the fetch in progress (a thread-local), so neither
-a server trickling bytes nor a slow TLS handshake can stretch a fetch past its deadline.
+Every connection (first request and every redirect hop) resolves the host itself
+(within the fetch's deadline), drops addresses the policy refuses and connects to an
+allowed address, so a DNS answer can't change between check and use. Before every
+receive the sockets shrink their timeout to the time left for the fetch in progress
+(a thread-local), so neither a slow resolver, a server trickling bytes nor a slow TLS
+handshake can stretch a fetch past its deadline.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from urllib3 import PoolManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -222,9 +224,11 @@ def _open_guarded_socket(conn: HTTPConnection) -> socket.socket:
     policy = context.address_policy if context else is_public_address  # fail closed
     host = str(getattr(conn, "_dns_host", conn.host)).strip("[]")
     try:
-        infos = socket.getaddrinfo(host, conn.port, allowed_gai_family(), socket.SOCK_STREAM)
+        infos = _resolve(host, conn.port)
     except socket.gaierror as e:
         raise NameResolutionError(conn.host, conn, e) from e
+    except TimeoutError as e:
+        raise ConnectTimeoutError(conn, f"resolving {host} timed out") from e
     allowed = [info for info in infos if policy(str(info[4][0]))]
     if not allowed:
         shown = infos[0][4][0] if infos else host
@@ -241,6 +245,30 @@ def _open_guarded_socket(conn: HTTPConnection) -> socket.socket:
     if isinstance(error, TimeoutError):
         raise ConnectTimeoutError(conn, "connection timed out") from error
     raise NewConnectionError(conn, f"failed to connect: {error}") from error
+
+
+# getaddrinfo cannot be interrupted or given a timeout. Within a fetch it runs in one
+# of these threads while the fetch waits at most until its deadline; a lookup that
+# outlives it finishes there, abandoned (a stuck resolver ties up at most these).
+_RESOLVER = ThreadPoolExecutor(max_workers=8, thread_name_prefix="aggregator-dns")
+
+
+def _resolve(host: str, port: int | None) -> list[Any]:
+    """getaddrinfo for a TCP connection, bounded by the fetch in progress's deadline.
+
+    Raises socket.gaierror, or TimeoutError when the deadline passes first.
+    """
+    remaining = _time_left()
+    if remaining is None:
+        return socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
+    lookup = _RESOLVER.submit(
+        socket.getaddrinfo, host, port, allowed_gai_family(), socket.SOCK_STREAM
+    )
+    try:
+        return lookup.result(timeout=remaining)
+    except TimeoutError:
+        lookup.cancel()  # when still queued behind stuck lookups
+        raise
 
 
 def _connect(

@@ -407,6 +407,32 @@ def test_silent_server_times_out_at_the_deadline(server):
     assert time.monotonic() - started < limits.total_timeout + SLACK
 
 
+def test_a_stuck_name_lookup_ends_at_the_deadline(server, monkeypatch):
+    # getaddrinfo cannot be interrupted: a resolver that never answers must not hold
+    # the fetch (and its poller worker) past the deadline.
+    released = threading.Event()
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host == "stuck-dns.test":
+            released.wait(30)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    limits = FetchLimits(allow_private_networks=True, total_timeout=1.0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchTimeoutError, match="timed out after 1 s"):
+            fetch_with(limits, f"http://stuck-dns.test:{server.port}/feed.xml")
+        assert time.monotonic() - started < limits.total_timeout + SLACK
+        # The same lookup answering in time still works (and the pool is not stuck).
+        server.route("/feed.xml", FeedServer.feed(RSS))
+        assert fetch_with(limits, server.url("/feed.xml")).status == 200
+    finally:
+        released.set()
+
+
 def test_trickling_server_is_abandoned_at_the_deadline(server):
     server.route("/feed.xml", FeedServer.trickle(RSS, interval=0.5))
     limits = FetchLimits(allow_private_networks=True, total_timeout=1.5)
