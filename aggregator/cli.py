@@ -14,6 +14,7 @@ from waitress import create_server
 from aggregator import __version__, feed_pages, websub
 from aggregator.config import database_url, default_config_path, load_config
 from aggregator.errors import ConfigErrors, StorageError
+from aggregator.feed_health import feed_status
 from aggregator.fetch import Fetcher, FetchLimits
 from aggregator.logs import configure_logging
 from aggregator.models import Config, FeedState
@@ -154,29 +155,15 @@ def _ago(moment: datetime | None, now: datetime) -> str:
     return f"in {text}" if future else f"{text} ago"
 
 
-def feed_status(feed: FeedState, error_threshold: int) -> str:
-    """One word for a feed's health, as the feeds page shows it."""
-    if feed.gone:
-        return "GONE"
-    if feed.error_count >= error_threshold:
-        return "FLAGGED"
-    if feed.error_count:
-        return "failing"
-    if feed.last_fetched_at is None:
-        return "new"
-    if feed.fetch_url or feed.permanent_redirect_url:
-        return "moved"
-    return "ok"
-
-
 def format_feeds(feeds: list[FeedState], config: Config, now: datetime) -> list[str]:
     """The table printed by `aggregator feeds`: feeds needing attention first."""
     threshold = config.polling.error_threshold
-    order = {"GONE": 0, "FLAGGED": 1, "failing": 2, "moved": 3, "new": 4, "ok": 5}
-    rows = sorted(feeds, key=lambda f: (order[feed_status(f, threshold)], f.title.lower()))
+    rows = sorted(
+        ((feed_status(feed, threshold), feed) for feed in feeds),
+        key=lambda row: (row[0].rank, row[1].title.lower()),
+    )
     lines = [f"{'STATUS':<8} {'FEED':<40} {'LAST FETCH':<11} {'NEXT CHECK':<11} DETAIL"]
-    for feed in rows:
-        status = feed_status(feed, threshold)
+    for status, feed in rows:
         next_check = "stopped" if feed.gone else _ago(feed.next_check_at, now)
         if feed.last_error:
             detail = f"{feed.last_error} ({feed.error_count}x)"
@@ -185,11 +172,11 @@ def format_feeds(feeds: list[FeedState], config: Config, now: datetime) -> list[
         else:
             detail = f"HTTP {feed.last_status}" if feed.last_status else ""
         lines.append(
-            f"{status:<8} {feed.title[:40]:<40} {_ago(feed.last_fetched_at, now):<11} "
+            f"{status.code:<8} {feed.title[:40]:<40} {_ago(feed.last_fetched_at, now):<11} "
             f"{next_check:<11} {detail}".rstrip()
         )
-    failing = sum(1 for f in feeds if feed_status(f, threshold) in ("GONE", "FLAGGED", "failing"))
-    lines.append(f"{len(feeds)} feeds, {failing} need attention.")
+    attention = sum(1 for status, _feed in rows if status.needs_attention)
+    lines.append(f"{len(feeds)} feeds, {attention} need attention.")
     return lines
 
 

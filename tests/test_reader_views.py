@@ -20,6 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from aggregator.errors import StorageError
+from aggregator.feed_health import feed_status
 from aggregator.storage import Storage
 from aggregator.web import create_app
 from aggregator.web.reader import PAGE_SIZE
@@ -288,6 +289,13 @@ def test_feeds_page_shows_each_feeds_health(client: FlaskClient, site: Site) -> 
     # Feeds needing the admin come first.
     first_urls = [css(row, ".url")[0].text_content() for row in css(health, "tbody tr")]
     assert set(first_urls[:2]) == {site.feeds["/gone.xml"], site.feeds["/moved.xml"]}
+    # Worded as `aggregator feeds` words it: by feed_health.feed_status.
+    threshold = site.config.polling.error_threshold
+    for url in first_urls:
+        stored = site.storage.get_feed_by_url(url)
+        assert stored is not None
+        path = next(path for path, feed_url in site.feeds.items() if feed_url == url)
+        assert cell(path, "Status").lstrip("⚠ ") == feed_status(stored, threshold).text
 
 
 def test_feeds_page_flags_repeated_failures_and_shows_config_errors(

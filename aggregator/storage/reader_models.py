@@ -137,17 +137,3 @@ class FeedHealth:
 
     feed: FeedState
     entry_count: int
-
-    @property
-    def needs_attention(self) -> str | None:
-        """Why the admin should edit feeds.yaml for this feed, or None."""
-        if self.feed.gone:
-            return "410 Gone: the publisher removed this feed; polling has stopped"
-        if self.feed.fetch_url:
-            return (
-                f"Moved permanently to {self.feed.fetch_url} (seen 3 times in a row, now "
-                "fetched there): update its URL in feeds.yaml"
-            )
-        if self.feed.permanent_redirect_url:
-            return f"Moved permanently to {self.feed.permanent_redirect_url}"
-        return None

@@ -12,11 +12,11 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, render_template, request, url_for
 
+from aggregator.feed_health import feed_status
 from aggregator.models import StoryCursor
 from aggregator.storage.reader_models import (
     ALL,
     STARRED,
-    FeedHealth,
     feed_scope,
     scope_feed,
     scope_section,
@@ -112,7 +112,8 @@ def feed(feed_id: int) -> str:
     found = state().storage.get_feed(feed_id)
     if found is None:
         abort(404, "There is no such feed.")
-    attention = FeedHealth(found, 0).needs_attention
+    status = feed_status(found, state().config.polling.error_threshold)
+    attention = status.text if status.edit_config else None
     return list_page(feed_scope(feed_id), found.title, feed=found, attention=attention)
 
 
@@ -162,24 +163,14 @@ def search() -> str:
 
 @blueprint.get("/feeds")
 def feeds_health() -> str:
-    health = state().storage.feed_health()
-    # Feeds that need the admin first, then failing ones, then the rest by title.
-    health.sort(
-        key=lambda item: (
-            item.needs_attention is None,
-            not item.feed.error_count,
-            not item.feed.active,
-            item.feed.title.casefold(),
-        )
-    )
     app_state = state()
-    return render_page(
-        "feeds.html",
-        "",
-        feeds=health,
-        config_error=app_state.config_error,
-        error_threshold=app_state.config.polling.error_threshold,
+    threshold = app_state.config.polling.error_threshold
+    # Feeds that need the admin first (feed_health's order), then by title.
+    rows = sorted(
+        ((item, feed_status(item.feed, threshold)) for item in app_state.storage.feed_health()),
+        key=lambda row: (row[1].rank, row[0].feed.title.casefold()),
     )
+    return render_page("feeds.html", "", feeds=rows, config_error=app_state.config_error)
 
 
 @blueprint.get("/f/<int:feed_id>/history")
