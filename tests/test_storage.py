@@ -436,3 +436,40 @@ def test_concurrent_first_reports_of_one_story_join_it(storage: Storage) -> None
         owners = set(conn.scalars(select(schema.story_keys.c.story_id)))
         story_count = conn.scalar(select(func.count()).select_from(schema.stories))
     assert owners == {first_story} and story_count == 1
+
+
+def test_a_moved_feed_given_its_new_url_in_feeds_yaml_stays_the_same_feed(
+    storage: Storage,
+) -> None:
+    old, new = "https://old.example/feed", "https://new.example/feed"
+    other_old, other_new = "https://a.example/feed", "https://b.example/feed"
+    feed_id, other_id = add_feeds(storage, old, other_old)
+    moved = replace(
+        make_update(feed_id, make_entry("a"), make_entry("b")),
+        permanent_redirect_url=new,
+        redirect_target=new,
+        redirect_count=3,
+        fetch_url=new,
+    )
+    storage.store_feed_update(moved)
+    storage.store_feed_update(make_update(other_id, make_entry("c")))
+    # The admin follows the suggestion for one feed and swaps the other for an
+    # unrelated one.
+    storage.sync_feeds((FeedConfig(url=new, title="Renamed"), FeedConfig(url=other_new)), NOW)
+
+    feed = storage.get_feed_by_url(new)
+    assert feed is not None and feed.id == feed_id and feed.active
+    assert feed.title == "Renamed" and feed.etag == '"v1"'  # its validators are kept
+    assert feed.fetch_url is None and feed.permanent_redirect_url is None
+    assert feed.redirect_target is None and feed.redirect_count == 0
+    assert storage.get_feed_by_url(old) is None
+    # Its entries stay its own: the next poll finds them and stores nothing twice.
+    assert storage.get_entry_hashes(feed_id, ["a", "b"]) == {"a": "h-a", "b": "h-b"}
+    assert (
+        storage.store_feed_update(make_update(feed_id, make_entry("a"), make_entry("b"))).new == 0
+    )
+    # A feed that did not move there is replaced, not renamed.
+    replaced = storage.get_feed_by_url(other_new)
+    assert replaced is not None and replaced.id != other_id
+    stale = storage.get_feed(other_id)
+    assert stale is not None and not stale.active

@@ -52,9 +52,32 @@ class FeedsMixin(StorageBase):
         New feeds are added (due at once), listed ones get the config's title,
         category and interval, feeds no longer listed become inactive (their
         entries stay).
+
+        A feed that moved permanently and whose new address replaces its old one in
+        feeds.yaml (as the feeds page and `aggregator check` suggest) stays the
+        same feed under its new URL: its entries, validators and history are kept
+        and nothing is stored twice.
         """
         with self.write() as conn:
-            existing = {row.url: row.id for row in conn.execute(select(feeds.c.url, feeds.c.id))}
+            rows = conn.execute(
+                select(
+                    feeds.c.url,
+                    feeds.c.id,
+                    feeds.c.fetch_url,
+                    feeds.c.permanent_redirect_url,
+                    feeds.c.redirect_target,
+                )
+            ).all()
+            existing = {row.url: row.id for row in rows}
+            configured_urls = {feed.url for feed in configured}
+            # New address -> the id of a feed that moved there and is no longer listed.
+            moved_to = {
+                target: row.id
+                for row in rows
+                if row.url not in configured_urls
+                for target in (row.redirect_target, row.permanent_redirect_url, row.fetch_url)
+                if target and target not in existing
+            }
             listed = set()
             for feed in configured:
                 listed.add(feed.url)
@@ -66,6 +89,22 @@ class FeedsMixin(StorageBase):
                 }
                 if feed.url in existing:
                     conn.execute(update(feeds).where(feeds.c.id == existing[feed.url]), values)
+                elif feed.url in moved_to:
+                    feed_id = moved_to.pop(feed.url)
+                    old_url = next(url for url, fid in existing.items() if fid == feed_id)
+                    del existing[old_url]
+                    existing[feed.url] = feed_id
+                    conn.execute(
+                        update(feeds).where(feeds.c.id == feed_id),
+                        {
+                            **values,
+                            "url": feed.url,
+                            "fetch_url": None,
+                            "permanent_redirect_url": None,
+                            "redirect_target": None,
+                            "redirect_count": 0,
+                        },
+                    )
                 else:
                     conn.execute(
                         feeds.insert(),
