@@ -102,42 +102,46 @@ class ReadingMixin(StorageBase):
         With ``rendered_as=(format, context)``, each StoryRef also carries the story's
         stored rendering in that format and context, if any (``stored``).
         """
-        keys = _page_keys_query(sections, limit + 1, before).subquery()
-        query = select(
-            keys.c.story_id,
-            type_coerce(keys.c.sort_at, _RAW_DATETIME),
-            type_coerce(stories.c.changed_at, _RAW_DATETIME),
-        ).join(stories, stories.c.id == keys.c.story_id)
-        with_stored = rendered_as is not None
-        if rendered_as is not None:
-            fmt, context = rendered_as
-            query = query.add_columns(renderings.c.stamp, renderings.c.body).outerjoin(
-                renderings,
-                and_(
-                    renderings.c.story_id == keys.c.story_id,
-                    renderings.c.format == fmt,
-                    renderings.c.context == context,
-                ),
-            )
-        query = query.order_by(keys.c.sort_at.desc(), keys.c.story_id.desc())
         with self.read() as conn:
-            rows = conn.execute(query).all()
-            more = len(rows) > limit
-            rows = rows[:limit]
+            keys = conn.execute(_page_keys_query(sections, limit + 1, before)).all()
+            more = len(keys) > limit
+            keys = keys[:limit]
+            # Looked up by primary key, not joined to the page's keys: PostgreSQL may
+            # plan a scan of every story for such a join.
+            query = select(
+                stories.c.id,
+                type_coerce(stories.c.sort_at, _RAW_DATETIME),
+                type_coerce(stories.c.changed_at, _RAW_DATETIME),
+                stories.c.lead_entry_id,
+            ).where(stories.c.id.in_([key.story_id for key in keys]))
+            if rendered_as is not None:
+                fmt, context = rendered_as
+                query = query.add_columns(renderings.c.stamp, renderings.c.body).outerjoin(
+                    renderings,
+                    and_(
+                        renderings.c.story_id == stories.c.id,
+                        renderings.c.format == fmt,
+                        renderings.c.context == context,
+                    ),
+                )
+            with_stored = rendered_as is not None
             refs = _story_refs(
                 conn,
                 {
                     row[0]: (
                         _aware(row[1]),
                         _aware(row[2]),
-                        (row[3], bytes(row[4])) if with_stored and row[3] is not None else None,
+                        row[3],
+                        (row[4], bytes(row[5])) if with_stored and row[4] is not None else None,
                     )
-                    for row in rows
-                },
+                    for row in conn.execute(query)
+                }
+                if keys
+                else {},
             )
-        last = rows[-1] if more and rows else None
-        cursor = StoryCursor(_aware(last[1]), last[0]) if last is not None else None
-        return StoryRefPage(tuple(refs[row[0]] for row in rows if row[0] in refs), cursor)
+        cursor = StoryCursor(keys[-1].sort_at, keys[-1].story_id) if more and keys else None
+        found = tuple(refs[key.story_id] for key in keys if key.story_id in refs)
+        return StoryRefPage(found, cursor)
 
     def get_story(self, story_id: int) -> StoryView | None:
         with self.read() as conn:
@@ -189,9 +193,6 @@ _LEAN_COLUMNS = (
     type_coerce(entries.c.sort_at, _RAW_DATETIME),
     type_coerce(entries.c.tags, _RAW_JSON),
     type_coerce(entries.c.enclosures, _RAW_JSON),
-    stories.c.lead_entry_id,
-    type_coerce(stories.c.sort_at, _RAW_DATETIME),
-    type_coerce(stories.c.changed_at, _RAW_DATETIME),
 )
 
 
@@ -231,10 +232,11 @@ def _lead_first(
 
 def _story_refs(
     conn: Connection,
-    stories_read: dict[int, tuple[datetime, datetime, tuple[str, bytes] | None]],
+    stories_read: dict[int, tuple[datetime, datetime, int | None, tuple[str, bytes] | None]],
 ) -> dict[int, StoryRef]:
-    """The StoryRefs of stories (id -> sort_at, changed_at, stored rendering) read
-    already: the story_stamp inputs of _story_views, without any of the entries' text."""
+    """The StoryRefs of stories (id -> sort_at, changed_at, lead entry id, stored
+    rendering) read already: the story_stamp inputs of _story_views, without any of
+    the entries' text."""
     if not stories_read:
         return {}
     story_ids = list(stories_read)
@@ -247,10 +249,8 @@ def _story_refs(
             feeds.c.feed_title,
             feeds.c.url,
             feeds.c.site_url,
-            stories.c.lead_entry_id,
         )
         .join(feeds, feeds.c.id == entries.c.feed_id)
-        .join(stories, stories.c.id == entries.c.story_id)
         .where(entries.c.story_id.in_(story_ids))
         .order_by(entries.c.first_seen_at, entries.c.id)
     ).all()
@@ -264,15 +264,15 @@ def _story_refs(
         sections[story_id].append(section)
     by_story: dict[int, list[ReportStamp]] = defaultdict(list)
     leads: dict[int, ReportStamp] = {}
-    for entry_id, story_id, feed_id, config_title, feed_title, url, site_url, lead_id in rows:
+    for entry_id, story_id, feed_id, config_title, feed_title, url, site_url in rows:
         report = (entry_id, feed_id, config_title or feed_title or url, url, site_url)
         by_story[story_id].append(report)
-        if entry_id == lead_id:
+        if entry_id == stories_read[story_id][2]:
             leads[story_id] = report
     refs = {}
     for story_id, reports in by_story.items():
         lead, others = _lead_first(reports, leads.get(story_id))
-        sort_at, changed_at, stored = stories_read[story_id]
+        sort_at, changed_at, _lead_id, stored = stories_read[story_id]
         stamp = story_stamp(
             story_id, sort_at, changed_at, tuple(sections[story_id]), (lead, *others)
         )
@@ -285,10 +285,22 @@ def _story_views(conn: Connection, story_ids: list[int]) -> dict[int, StoryView]
     query, unpacked by position (pages of the merged feeds hold up to a thousand)."""
     if not story_ids:
         return {}
+    # The stories by primary key on their own: joined to the entries, PostgreSQL may
+    # plan a scan of every story.
+    story_rows = {
+        story_id: (lead_entry_id, story_sort_at, story_changed_at)
+        for story_id, lead_entry_id, story_sort_at, story_changed_at in conn.execute(
+            select(
+                stories.c.id,
+                stories.c.lead_entry_id,
+                type_coerce(stories.c.sort_at, _RAW_DATETIME),
+                type_coerce(stories.c.changed_at, _RAW_DATETIME),
+            ).where(stories.c.id.in_(story_ids))
+        )
+    }
     rows = conn.execute(
         select(*_LEAN_COLUMNS)
         .join(feeds, feeds.c.id == entries.c.feed_id)
-        .join(stories, stories.c.id == entries.c.story_id)
         .where(entries.c.story_id.in_(story_ids))
         .order_by(entries.c.first_seen_at, entries.c.id)
     ).all()
@@ -301,7 +313,6 @@ def _story_views(conn: Connection, story_ids: list[int]) -> dict[int, StoryView]
     ):
         sections_of[entry_id].append(section)
     by_story: dict[int, list[EntryView]] = defaultdict(list)
-    story_rows: dict[int, tuple[int | None, Any, Any]] = {}
     for (
         entry_id,
         story_id,
@@ -324,10 +335,9 @@ def _story_views(conn: Connection, story_ids: list[int]) -> dict[int, StoryView]
         sort_at,
         tags,
         enclosures,
-        lead_entry_id,
-        story_sort_at,
-        story_changed_at,
     ) in rows:
+        if story_id not in story_rows:
+            continue  # removed between the two reads
         by_story[story_id].append(
             EntryView(
                 id=entry_id,
@@ -353,7 +363,6 @@ def _story_views(conn: Connection, story_ids: list[int]) -> dict[int, StoryView]
                 sections=tuple(sections_of.get(entry_id, ())),
             )
         )
-        story_rows[story_id] = (lead_entry_id, story_sort_at, story_changed_at)
     views = {}
     for story_id, story_entries in by_story.items():
         lead_entry_id, story_sort_at, story_changed_at = story_rows[story_id]
