@@ -22,6 +22,7 @@ from aggregator.models import (
 )
 from aggregator.storage import schema
 from aggregator.storage.base import StorageBase
+from aggregator.storage.dialect import ids_in
 
 entries = schema.entries
 feeds = schema.feeds
@@ -113,7 +114,7 @@ class ReadingMixin(StorageBase):
                 type_coerce(stories.c.sort_at, _RAW_DATETIME),
                 type_coerce(stories.c.changed_at, _RAW_DATETIME),
                 stories.c.lead_entry_id,
-            ).where(stories.c.id.in_([key.story_id for key in keys]))
+            ).where(ids_in(conn, stories.c.id, [key.story_id for key in keys]))
             if rendered_as is not None:
                 fmt, context = rendered_as
                 query = query.add_columns(renderings.c.stamp, renderings.c.body).outerjoin(
@@ -251,14 +252,14 @@ def _story_refs(
             feeds.c.site_url,
         )
         .join(feeds, feeds.c.id == entries.c.feed_id)
-        .where(entries.c.story_id.in_(story_ids))
+        .where(ids_in(conn, entries.c.story_id, story_ids))
         .order_by(entries.c.first_seen_at, entries.c.id)
     ).all()
     # story_sections holds the union of the entries' sections, as StoryView.sections.
     sections: dict[int, list[str]] = defaultdict(list)
     for story_id, section in conn.execute(
         select(story_sections.c.story_id, story_sections.c.section)
-        .where(story_sections.c.story_id.in_(story_ids))
+        .where(ids_in(conn, story_sections.c.story_id, story_ids))
         .order_by(story_sections.c.section)
     ):
         sections[story_id].append(section)
@@ -295,20 +296,20 @@ def _story_views(conn: Connection, story_ids: list[int]) -> dict[int, StoryView]
                 stories.c.lead_entry_id,
                 type_coerce(stories.c.sort_at, _RAW_DATETIME),
                 type_coerce(stories.c.changed_at, _RAW_DATETIME),
-            ).where(stories.c.id.in_(story_ids))
+            ).where(ids_in(conn, stories.c.id, story_ids))
         )
     }
     rows = conn.execute(
         select(*_LEAN_COLUMNS)
         .join(feeds, feeds.c.id == entries.c.feed_id)
-        .where(entries.c.story_id.in_(story_ids))
+        .where(ids_in(conn, entries.c.story_id, story_ids))
         .order_by(entries.c.first_seen_at, entries.c.id)
     ).all()
     sections_of: dict[int, list[str]] = defaultdict(list)
     for entry_id, section in conn.execute(
         select(entry_sections.c.entry_id, entry_sections.c.section)
         .join(entries, entries.c.id == entry_sections.c.entry_id)
-        .where(entries.c.story_id.in_(story_ids))
+        .where(ids_in(conn, entries.c.story_id, story_ids))
         .order_by(entry_sections.c.section)
     ):
         sections_of[entry_id].append(section)
