@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from datetime import UTC, datetime
-from typing import Any, TypeVar, overload
+from typing import Any, NamedTuple, TypeVar, overload
 
-from sqlalchemy import Connection, Select, String, Text, and_, or_, select, type_coerce
+from sqlalchemy import Connection, Select, String, Text, and_, func, or_, select, type_coerce
 
 from aggregator.models import (
     Enclosure,
@@ -109,11 +109,18 @@ class ReadingMixin(StorageBase):
             keys = keys[:limit]
             # Looked up by primary key, not joined to the page's keys: PostgreSQL may
             # plan a scan of every story for such a join.
+            # story_sections holds the union of the entries' sections (StoryView.sections).
+            sections_of = (
+                select(func.aggregate_strings(story_sections.c.section, ","))
+                .where(story_sections.c.story_id == stories.c.id)
+                .scalar_subquery()
+            )
             query = select(
                 stories.c.id,
                 type_coerce(stories.c.sort_at, _RAW_DATETIME),
                 type_coerce(stories.c.changed_at, _RAW_DATETIME),
                 stories.c.lead_entry_id,
+                sections_of,
             ).where(ids_in(conn, stories.c.id, [key.story_id for key in keys]))
             if rendered_as is not None:
                 fmt, context = rendered_as
@@ -129,11 +136,12 @@ class ReadingMixin(StorageBase):
             refs = _story_refs(
                 conn,
                 {
-                    row[0]: (
+                    row[0]: _StoryRow(
                         _aware(row[1]),
                         _aware(row[2]),
                         row[3],
-                        (row[4], bytes(row[5])) if with_stored and row[4] is not None else None,
+                        tuple(sorted(row[4].split(","))) if row[4] else (),
+                        (row[5], bytes(row[6])) if with_stored and row[5] is not None else None,
                     )
                     for row in conn.execute(query)
                 }
@@ -231,13 +239,19 @@ def _lead_first(
     return chosen, tuple(report for report in reports if report is not chosen)
 
 
-def _story_refs(
-    conn: Connection,
-    stories_read: dict[int, tuple[datetime, datetime, int | None, tuple[str, bytes] | None]],
-) -> dict[int, StoryRef]:
-    """The StoryRefs of stories (id -> sort_at, changed_at, lead entry id, stored
-    rendering) read already: the story_stamp inputs of _story_views, without any of
-    the entries' text."""
+class _StoryRow(NamedTuple):
+    """A story as list_story_refs reads it."""
+
+    sort_at: datetime
+    changed_at: datetime
+    lead_entry_id: int | None
+    sections: tuple[str, ...]
+    stored: tuple[str, bytes] | None  # (stamp, body) of a stored rendering
+
+
+def _story_refs(conn: Connection, stories_read: dict[int, _StoryRow]) -> dict[int, StoryRef]:
+    """The StoryRefs of stories read already (by id): with their reports, the
+    story_stamp inputs of _story_views, without any of the entries' text."""
     if not stories_read:
         return {}
     story_ids = list(stories_read)
@@ -255,29 +269,21 @@ def _story_refs(
         .where(ids_in(conn, entries.c.story_id, story_ids))
         .order_by(entries.c.first_seen_at, entries.c.id)
     ).all()
-    # story_sections holds the union of the entries' sections, as StoryView.sections.
-    sections: dict[int, list[str]] = defaultdict(list)
-    for story_id, section in conn.execute(
-        select(story_sections.c.story_id, story_sections.c.section)
-        .where(ids_in(conn, story_sections.c.story_id, story_ids))
-        .order_by(story_sections.c.section)
-    ):
-        sections[story_id].append(section)
     by_story: dict[int, list[ReportStamp]] = defaultdict(list)
     leads: dict[int, ReportStamp] = {}
     for entry_id, story_id, feed_id, config_title, feed_title, url, site_url in rows:
         report = (entry_id, feed_id, config_title or feed_title or url, url, site_url)
         by_story[story_id].append(report)
-        if entry_id == stories_read[story_id][2]:
+        if entry_id == stories_read[story_id].lead_entry_id:
             leads[story_id] = report
     refs = {}
     for story_id, reports in by_story.items():
         lead, others = _lead_first(reports, leads.get(story_id))
-        sort_at, changed_at, _lead_id, stored = stories_read[story_id]
+        story = stories_read[story_id]
         stamp = story_stamp(
-            story_id, sort_at, changed_at, tuple(sections[story_id]), (lead, *others)
+            story_id, story.sort_at, story.changed_at, story.sections, (lead, *others)
         )
-        refs[story_id] = StoryRef(story_id, sort_at, changed_at, stamp, stored)
+        refs[story_id] = StoryRef(story_id, story.sort_at, story.changed_at, stamp, story.stored)
     return refs
 
 
