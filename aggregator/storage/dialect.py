@@ -23,3 +23,11 @@ def ids_in(conn: Connection, column: ColumnElement[int], ids: Sequence[int]) -> 
     if conn.dialect.name == "postgresql":
         return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
     return column.in_(ids)
+
+
+def in_ids_param(dialect: str, column: ColumnElement[int], name: str) -> ColumnElement[bool]:
+    """``column IN :name`` for a statement built once and run with a list of ids as
+    parameter ``name`` (on PostgreSQL ``column = ANY(:name)``, see ids_in)."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(Integer)))
+    return column.in_(bindparam(name, expanding=True))

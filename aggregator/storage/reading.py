@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar, overload
 
-from sqlalchemy import Connection, Select, String, Text, and_, func, or_, select, type_coerce
+from sqlalchemy import (
+    Connection,
+    Select,
+    String,
+    Text,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 
 from aggregator.models import (
     Enclosure,
@@ -22,7 +34,7 @@ from aggregator.models import (
 )
 from aggregator.storage import schema
 from aggregator.storage.base import StorageBase
-from aggregator.storage.dialect import ids_in
+from aggregator.storage.dialect import ids_in, in_ids_param
 
 entries = schema.entries
 feeds = schema.feeds
@@ -107,32 +119,10 @@ class ReadingMixin(StorageBase):
             keys = conn.execute(_page_keys_query(sections, limit + 1, before)).all()
             more = len(keys) > limit
             keys = keys[:limit]
-            # Looked up by primary key, not joined to the page's keys: PostgreSQL may
-            # plan a scan of every story for such a join.
-            # story_sections holds the union of the entries' sections (StoryView.sections).
-            sections_of = (
-                select(func.aggregate_strings(story_sections.c.section, ","))
-                .where(story_sections.c.story_id == stories.c.id)
-                .scalar_subquery()
-            )
-            query = select(
-                stories.c.id,
-                type_coerce(stories.c.sort_at, _RAW_DATETIME),
-                type_coerce(stories.c.changed_at, _RAW_DATETIME),
-                stories.c.lead_entry_id,
-                sections_of,
-            ).where(ids_in(conn, stories.c.id, [key.story_id for key in keys]))
-            if rendered_as is not None:
-                fmt, context = rendered_as
-                query = query.add_columns(renderings.c.stamp, renderings.c.body).outerjoin(
-                    renderings,
-                    and_(
-                        renderings.c.story_id == stories.c.id,
-                        renderings.c.format == fmt,
-                        renderings.c.context == context,
-                    ),
-                )
             with_stored = rendered_as is not None
+            fmt, context = rendered_as or ("", "")
+            parameters = {"ids": [key.story_id for key in keys], "fmt": fmt, "context": context}
+            query = _refs_statements(conn.dialect.name, with_stored)[0]
             refs = _story_refs(
                 conn,
                 {
@@ -143,7 +133,7 @@ class ReadingMixin(StorageBase):
                         tuple(sorted(row[4].split(","))) if row[4] else (),
                         (row[5], bytes(row[6])) if with_stored and row[5] is not None else None,
                     )
-                    for row in conn.execute(query)
+                    for row in conn.execute(query, parameters)
                 }
                 if keys
                 else {},
@@ -249,13 +239,36 @@ class _StoryRow(NamedTuple):
     stored: tuple[str, bytes] | None  # (stamp, body) of a stored rendering
 
 
-def _story_refs(conn: Connection, stories_read: dict[int, _StoryRow]) -> dict[int, StoryRef]:
-    """The StoryRefs of stories read already (by id): with their reports, the
-    story_stamp inputs of _story_views, without any of the entries' text."""
-    if not stories_read:
-        return {}
-    story_ids = list(stories_read)
-    rows = conn.execute(
+@functools.cache
+def _refs_statements(dialect: str, with_stored: bool) -> tuple[Select[Any], Select[Any]]:
+    """The statements of list_story_refs (stories, then their reports), built once:
+    run with parameters ``ids`` (story ids) and, ``with_stored``, ``fmt`` and
+    ``context`` of the renderings wanted."""
+    # story_sections holds the union of the entries' sections (StoryView.sections).
+    sections_of = (
+        select(func.aggregate_strings(story_sections.c.section, ","))
+        .where(story_sections.c.story_id == stories.c.id)
+        .scalar_subquery()
+    )
+    # Looked up by primary key, not joined to the page's keys: PostgreSQL may plan a
+    # scan of every story for such a join.
+    stories_query = select(
+        stories.c.id,
+        type_coerce(stories.c.sort_at, _RAW_DATETIME),
+        type_coerce(stories.c.changed_at, _RAW_DATETIME),
+        stories.c.lead_entry_id,
+        sections_of,
+    ).where(in_ids_param(dialect, stories.c.id, "ids"))
+    if with_stored:
+        stories_query = stories_query.add_columns(renderings.c.stamp, renderings.c.body).outerjoin(
+            renderings,
+            and_(
+                renderings.c.story_id == stories.c.id,
+                renderings.c.format == bindparam("fmt"),
+                renderings.c.context == bindparam("context"),
+            ),
+        )
+    reports_query = (
         select(
             entries.c.id,
             entries.c.story_id,
@@ -266,9 +279,19 @@ def _story_refs(conn: Connection, stories_read: dict[int, _StoryRow]) -> dict[in
             feeds.c.site_url,
         )
         .join(feeds, feeds.c.id == entries.c.feed_id)
-        .where(ids_in(conn, entries.c.story_id, story_ids))
+        .where(in_ids_param(dialect, entries.c.story_id, "ids"))
         .order_by(entries.c.first_seen_at, entries.c.id)
-    ).all()
+    )
+    return stories_query, reports_query
+
+
+def _story_refs(conn: Connection, stories_read: dict[int, _StoryRow]) -> dict[int, StoryRef]:
+    """The StoryRefs of stories read already (by id): with their reports, the
+    story_stamp inputs of _story_views, without any of the entries' text."""
+    if not stories_read:
+        return {}
+    reports_query = _refs_statements(conn.dialect.name, False)[1]
+    rows = conn.execute(reports_query, {"ids": list(stories_read)}).all()
     by_story: dict[int, list[ReportStamp]] = defaultdict(list)
     leads: dict[int, ReportStamp] = {}
     for entry_id, story_id, feed_id, config_title, feed_title, url, site_url in rows:
