@@ -40,8 +40,9 @@ from aggregator.storage import Storage
 from aggregator.storage.sections import StoredForFiling
 
 log = logging.getLogger(__name__)
-# Stories older than this keep no stored rendering of their merged-feed entry.
-RENDERINGS_MAX_AGE = timedelta(days=30)
+# Stories older than this keep no stored rendering of their merged-feed entry: about
+# 10 KB per story for the three formats, while subscribers read the newest pages.
+RENDERINGS_MAX_AGE = timedelta(days=7)
 
 SUMMARY_TEXT_CHARS = 1000
 DEFAULT_BOUNDS = Bounds()
