@@ -15,8 +15,6 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Hashable, Mapping, MutableMapping, Sequence
 from datetime import datetime
 
-from feedgen.version import version_str as feedgen_version
-
 from aggregator import __version__
 from aggregator.models import Config, FeedState, SiteConfig, StoryView
 from aggregator.publish_entries import (
@@ -34,7 +32,7 @@ from aggregator.publish_entries import (
     updated_of,
     xml_safe,
 )
-from aggregator.publish_feedgen import _assemble_xml, _ItemRenderer
+from aggregator.publish_feedgen import FEEDGEN_VERSION, _assemble_xml, _ItemRenderer
 from aggregator.publish_json import _assemble_json, _json_entry
 from aggregator.publish_outputs import (
     ALL_KEY,
@@ -142,7 +140,7 @@ def entry_context(fmt: str, site: SiteConfig, labels: Mapping[str, str]) -> str:
     """A digest of what an entry's rendering depends on besides its story: the format,
     the site, the section names and the versions of this renderer and of feedgen.
     Stable across processes, so stored renderings are reused by the next one."""
-    parts = (RENDER_VERSION, __version__, feedgen_version, fmt, site, sorted(labels.items()))
+    parts = (RENDER_VERSION, __version__, FEEDGEN_VERSION, fmt, site, sorted(labels.items()))
     return hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=16).hexdigest()
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
+from feedgen.version import version_str
 from lxml import etree  # type: ignore[import-untyped]  # feedgen's XML library
 
 from aggregator import __version__
@@ -25,6 +26,7 @@ from aggregator.publish_entries import (
 from aggregator.publish_outputs import CONTENT_TYPES
 
 _GENERATOR = "aggregator"
+FEEDGEN_VERSION: str = version_str  # part of publish.entry_context
 _ATOM_NS = "http://www.w3.org/2005/Atom"
 _DC_NS = "http://purl.org/dc/elements/1.1/"
 # The namespaces feedgen and _FeedExtras declare on an RSS document's root.
