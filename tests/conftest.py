@@ -1,4 +1,5 @@
-"""Shared fixtures: databases (SQLite always, PostgreSQL when configured), shared material."""
+"""Shared fixtures: databases (SQLite always, PostgreSQL when configured), a loopback
+feed server, shared material."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 import sqlalchemy
 
 from aggregator.storage import Storage, open_storage
+from tests.httpserver import FeedServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ENV = "AGGREGATOR_TEST_POSTGRES_URL"
@@ -61,3 +63,10 @@ def storage(db_url: str) -> Iterator[Storage]:
     store = open_storage(db_url)
     yield store
     store.close()
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    """A feed server on 127.0.0.1 (tests/httpserver.py), stopped after the test."""
+    with FeedServer() as feed_server:
+        yield feed_server

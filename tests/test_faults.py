@@ -7,11 +7,9 @@ the process's peak memory stays bounded (read from /proc, a resource bound).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from aggregator.fetch import Fetcher, FetchLimits
 from aggregator.models import Config, FeedConfig, PollingConfig
@@ -53,12 +51,6 @@ def peak_rss_mb() -> float:
 def reset_peak_rss() -> None:
     # Writing 5 to clear_refs resets VmHWM to the current RSS (Linux >= 4.0).
     Path("/proc/self/clear_refs").write_text("5")
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as feed_server:
-        yield feed_server
 
 
 def latin1_body() -> bytes:

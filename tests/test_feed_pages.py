@@ -33,13 +33,12 @@ from aggregator.web.feeds import feed_cache
 from tests.httpserver import FeedServer
 from tests.test_publish import check_output
 from tests.test_publish_http import make_config as poll_config
-from tests.test_publish_http import poll_now, rss, serve, server
+from tests.test_publish_http import poll_now, rss, serve
 from tests.test_storage import NOW, add_feeds, make_entry, make_update
 
 WIRE = "https://wire.example/feed"
 GLOBE = "https://globe.example/feed"
 SHARED = ("url:https://example.org/shared",)
-__all__ = ["server"]  # the loopback feed server fixture, shared with test_publish_http
 
 
 def make_config(**changes: object) -> Config:

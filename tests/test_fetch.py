@@ -44,12 +44,6 @@ SLACK = 3.0
 
 
 @pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as feed_server:
-        yield feed_server
-
-
-@pytest.fixture
 def fetcher() -> Iterator[Fetcher]:
     local_fetcher = Fetcher(LOCAL)
     yield local_fetcher

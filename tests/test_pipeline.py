@@ -3,10 +3,8 @@ fetch → parse → sanitize → dedup → categorize → store, with every faul
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from aggregator.fetch import Fetcher, FetchLimits
@@ -59,12 +57,6 @@ def make_config(server: FeedServer, paths: list[str], tmp_path_db: str) -> Confi
         categories=CATEGORIES,
         feeds=tuple(FeedConfig(url=server.url(path)) for path in paths),
     )
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as feed_server:
-        yield feed_server
 
 
 def poll_once(config: Config, storage: Storage, now: datetime) -> dict[str, object]:

@@ -3,7 +3,6 @@ they are followed, publisher hints honoured, fetch history kept."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,12 +23,6 @@ def rss(extra_channel: str = "", guid: str = "1") -> bytes:
         f"{extra_channel}<item><title>Item {guid}</title><guid>{guid}</guid></item>"
         f"</channel></rss>"
     ).encode()
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as feed_server:
-        yield feed_server
 
 
 def make_updater(storage: Storage, server: FeedServer, path: str) -> tuple[Updater, Fetcher]:

@@ -5,7 +5,6 @@ PostgreSQL (the `storage` fixture)."""
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -107,12 +106,6 @@ def poll_now(config: Config, storage: Storage) -> PollSummary:
 
 def serve(server: FeedServer, path: str, body: bytes, version: int = 1) -> None:
     server.route(path, FeedServer.feed(body, etag=f'"v{version}"', last_modified=None))
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as feed_server:
-        yield feed_server
 
 
 def app_for(config: Config, storage: Storage, versions_ttl: float = 0) -> Flask:
