@@ -17,17 +17,20 @@ def dialect_insert(conn: Connection, table: Table) -> Any:
     return insert_fn(table)
 
 
-def ids_in(conn: Connection, column: ColumnElement[int], ids: Sequence[int]) -> ColumnElement[bool]:
-    """``column IN ids``. On PostgreSQL as ``column = ANY(array)``, one parameter: with
-    a thousand ids, rendering and parsing a parameter each cost more than the query."""
-    if conn.dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
-    return column.in_(ids)
+def in_ids(
+    dialect: str,
+    column: ColumnElement[int],
+    ids: Sequence[int] | None = None,
+    *,
+    name: str | None = None,
+) -> ColumnElement[bool]:
+    """``column IN ids``; without ``ids``, ``column IN :name`` for a statement built once
+    and run with the list of ids as parameter ``name``.
 
-
-def in_ids_param(dialect: str, column: ColumnElement[int], name: str) -> ColumnElement[bool]:
-    """``column IN :name`` for a statement built once and run with a list of ids as
-    parameter ``name`` (on PostgreSQL ``column = ANY(:name)``, see ids_in)."""
+    On PostgreSQL ``column = ANY(array)``, one parameter: with hundreds of ids,
+    rendering and parsing a parameter each cost more than the query itself.
+    """
+    value = None if ids is None else list(ids)
     if dialect == "postgresql":
-        return column == any_(bindparam(name, type_=ARRAY(Integer)))
-    return column.in_(bindparam(name, expanding=True))
+        return column == any_(bindparam(name, value, type_=ARRAY(Integer)))
+    return column.in_(bindparam(name, value, expanding=True))

@@ -34,7 +34,7 @@ from aggregator.models import (
 )
 from aggregator.storage import schema
 from aggregator.storage.base import StorageBase
-from aggregator.storage.dialect import ids_in, in_ids_param
+from aggregator.storage.dialect import in_ids
 
 entries = schema.entries
 feeds = schema.feeds
@@ -258,7 +258,7 @@ def _refs_statements(dialect: str, with_stored: bool) -> tuple[Select[Any], Sele
         type_coerce(stories.c.changed_at, _RAW_DATETIME),
         stories.c.lead_entry_id,
         sections_of,
-    ).where(in_ids_param(dialect, stories.c.id, "ids"))
+    ).where(in_ids(dialect, stories.c.id, name="ids"))
     if with_stored:
         stories_query = stories_query.add_columns(renderings.c.stamp, renderings.c.body).outerjoin(
             renderings,
@@ -279,7 +279,7 @@ def _refs_statements(dialect: str, with_stored: bool) -> tuple[Select[Any], Sele
             feeds.c.site_url,
         )
         .join(feeds, feeds.c.id == entries.c.feed_id)
-        .where(in_ids_param(dialect, entries.c.story_id, "ids"))
+        .where(in_ids(dialect, entries.c.story_id, name="ids"))
         .order_by(entries.c.first_seen_at, entries.c.id)
     )
     return stories_query, reports_query
@@ -325,20 +325,20 @@ def _story_views(conn: Connection, story_ids: list[int]) -> dict[int, StoryView]
                 stories.c.lead_entry_id,
                 type_coerce(stories.c.sort_at, _RAW_DATETIME),
                 type_coerce(stories.c.changed_at, _RAW_DATETIME),
-            ).where(ids_in(conn, stories.c.id, story_ids))
+            ).where(in_ids(conn.dialect.name, stories.c.id, story_ids))
         )
     }
     rows = conn.execute(
         select(*_LEAN_COLUMNS)
         .join(feeds, feeds.c.id == entries.c.feed_id)
-        .where(ids_in(conn, entries.c.story_id, story_ids))
+        .where(in_ids(conn.dialect.name, entries.c.story_id, story_ids))
         .order_by(entries.c.first_seen_at, entries.c.id)
     ).all()
     sections_of: dict[int, list[str]] = defaultdict(list)
     for entry_id, section in conn.execute(
         select(entry_sections.c.entry_id, entry_sections.c.section)
         .join(entries, entries.c.id == entry_sections.c.entry_id)
-        .where(ids_in(conn, entries.c.story_id, story_ids))
+        .where(in_ids(conn.dialect.name, entries.c.story_id, story_ids))
         .order_by(entry_sections.c.section)
     ):
         sections_of[entry_id].append(section)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.storage import schema
 from aggregator.storage.base import StorageBase
-from aggregator.storage.dialect import dialect_insert, ids_in
+from aggregator.storage.dialect import dialect_insert, in_ids
 from aggregator.storage.engine import SQLITE_BEGIN, SQLITE_BUSY_TIMEOUT_MS
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,11 @@ class RenderingsMixin(StorageBase):
             for start in range(0, len(story_ids), _IN_CHUNK):
                 rows = conn.execute(
                     select(renderings.c.story_id, renderings.c.stamp, renderings.c.body).where(
-                        ids_in(conn, renderings.c.story_id, story_ids[start : start + _IN_CHUNK]),
+                        in_ids(
+                            conn.dialect.name,
+                            renderings.c.story_id,
+                            story_ids[start : start + _IN_CHUNK],
+                        ),
                         renderings.c.format == fmt,
                         renderings.c.context == context,
                     )
