@@ -29,7 +29,6 @@ from aggregator.publish_entries import (
     plain_line,
     section_labels,
     story_id_uri,
-    updated_of,
     xml_safe,
 )
 from aggregator.publish_feedgen import FEEDGEN_VERSION, _assemble_xml, _ItemRenderer
@@ -95,7 +94,6 @@ __all__ = [
     "section_labels",
     "story_id_uri",
     "story_matches",
-    "updated_of",
     "version_keys_of",
     "xml_safe",
 ]
