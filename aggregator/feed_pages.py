@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aggregator.errors import StorageError
 from aggregator.models import Config, SiteConfig, StoryCursor, StoryPage, StoryRef, StoryView
@@ -34,6 +34,7 @@ from aggregator.publish import (
     entry_context,
     entry_renderer,
     feed_updated,
+    outputs_of,
     section_labels,
     version_keys_of,
 )
@@ -205,3 +206,20 @@ def prerender_changed(storage: Storage, config: Config, before: Versions) -> int
     if rendered:
         log.debug("merged feeds: rendered %d entries after the poll", rendered)
     return rendered
+
+
+# Stored renderings of older stories are dropped (about 10 KB a story for the three
+# formats), unless the story is on the newest page of an output: subscribers poll
+# those, however old their stories, and rarely page back.
+RENDERINGS_MAX_AGE = timedelta(days=7)
+
+
+def prune_renderings(storage: Storage, config: Config, now: datetime) -> int:
+    """Delete the stored renderings of stories older than RENDERINGS_MAX_AGE that are on
+    no output's newest page; return how many were deleted."""
+    keep: set[int] = set()
+    for output in outputs_of(config).values():
+        # A filtered output's newest page is among its sections' newest stories, or
+        # older (then made again when asked for).
+        keep.update(storage.newest_story_ids(output.sections or None, config.publish.page_size))
+    return storage.prune_renderings(now - RENDERINGS_MAX_AGE, keep)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from aggregator import feed_pages
 from aggregator.categorize import Categorizer
 from aggregator.dedup import canonical_url, content_hash, entry_identity, story_keys
 from aggregator.errors import AggregatorError, FeedGoneError, HTTPStatusError
@@ -40,9 +41,6 @@ from aggregator.storage import Storage
 from aggregator.storage.sections import StoredForFiling
 
 log = logging.getLogger(__name__)
-# Stories older than this keep no stored rendering of their merged-feed entry: about
-# 10 KB per story for the three formats, while subscribers read the newest pages.
-RENDERINGS_MAX_AGE = timedelta(days=7)
 
 SUMMARY_TEXT_CHARS = 1000
 DEFAULT_BOUNDS = Bounds()
@@ -367,11 +365,11 @@ def refile_entries(config: Config, storage: Storage, now: datetime) -> int:
 def prune_expired(config: Config, storage: Storage, now: datetime) -> int:
     """Remove entries older than ``storage.retention`` (never starred); return how many.
 
-    Also drops the stored renderings of stories older than RENDERINGS_MAX_AGE, which
-    subscribers rarely page back to (made again if they do), so that table stays
-    small even when entries are kept forever.
+    Also drops stored entry renderings nobody is likely to ask for again
+    (feed_pages.prune_renderings), so that table stays small even when entries are
+    kept forever.
     """
-    storage.prune_renderings(now - RENDERINGS_MAX_AGE)
+    feed_pages.prune_renderings(storage, config, now)
     retention = config.storage.retention_seconds
     if retention is None:
         return 0

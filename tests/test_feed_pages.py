@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from aggregator.feed_pages import build_page, prerender_changed, versions_snapshot
+from aggregator.feed_pages import (
+    RENDERINGS_MAX_AGE,
+    build_page,
+    prerender_changed,
+    versions_snapshot,
+)
 from aggregator.models import (
     CategoryConfig,
     Config,
@@ -25,9 +30,16 @@ from aggregator.models import (
     SiteConfig,
     StorageConfig,
 )
-from aggregator.publish import FORMATS, FeedDocument, outputs_of, render_feed, section_labels
+from aggregator.publish import (
+    FORMATS,
+    FeedDocument,
+    entry_context,
+    outputs_of,
+    render_feed,
+    section_labels,
+)
 from aggregator.storage import Storage, open_storage, schema
-from aggregator.update import RENDERINGS_MAX_AGE, prune_expired
+from aggregator.update import prune_expired
 from aggregator.web import create_app
 from aggregator.web.feeds import feed_cache
 from tests.httpserver import FeedServer
@@ -321,18 +333,38 @@ def test_a_cold_server_reads_the_entries_rendered_before(storage: Storage) -> No
     assert feed_cache(other).rendered_entries == 0
 
 
-def test_pruning_drops_renderings_of_old_stories_even_when_keeping_entries(
+def test_pruning_keeps_renderings_of_newest_pages_and_recent_stories_only(
     storage: Storage,
 ) -> None:
-    config = make_config(storage=StorageConfig(url="unused", retention_seconds=None))
-    wire, _globe = fill(storage)
-    month_old = NOW - RENDERINGS_MAX_AGE - timedelta(days=1)
-    storage.store_feed_update(make_update(wire, make_entry("month-old", published=month_old)))
-    build_page(storage, config, outputs_of(config)["all"], "atom", kept={})
-    assert stored_count(storage) == 7
+    config = make_config(
+        storage=StorageConfig(url="unused", retention_seconds=None),
+        publish=PublishConfig(page_size=5),
+    )
+    wire, globe = fill(storage)
+    old = NOW - RENDERINGS_MAX_AGE - timedelta(days=1)
+    # An old story past the newest page of every output it is on...
+    storage.store_feed_update(make_update(wire, make_entry("old-news", published=old)))
+    # ...and one still on the newest page of World, whose subscribers poll it.
+    world_only = make_entry("old-world", published=old, sections=("world",))
+    storage.store_feed_update(make_update(globe, world_only))
+    old_news, old_world = guid_story(storage, "old-news"), guid_story(storage, "old-world")
+    page = None
+    while page is None or page.next_cursor is not None:  # every page of everything
+        cursor = page.next_cursor if page is not None else None
+        page = storage.list_story_refs(limit=5, before=cursor)
+        build_page(storage, config, outputs_of(config)["all"], "atom", cursor=cursor, kept={})
+    assert stored_count(storage) == 8
+
     assert prune_expired(config, storage, NOW) == 0  # entries are kept forever
-    assert stored_count(storage) == 6
-    assert len(storage.list_stories(limit=100).stories) == 7
+    refs = {ref.id for ref in storage.list_story_refs(limit=100).refs}
+    stored = set(storage.stored_renderings(sorted(refs), "atom", page_context(config)))
+    assert old_news not in stored and old_world in stored
+    assert stored_count(storage) == 7
+    assert len(refs) == 8  # the stories themselves stay
+
+
+def page_context(config: Config) -> str:
+    return entry_context("atom", config.site, section_labels(config))
 
 
 # --- after a poll ----------------------------------------------------------------------------

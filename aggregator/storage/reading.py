@@ -142,6 +142,11 @@ class ReadingMixin(StorageBase):
         found = tuple(refs[key.story_id] for key in keys if key.story_id in refs)
         return StoryRefPage(found, cursor)
 
+    def newest_story_ids(self, sections: tuple[str, ...] | None, limit: int) -> list[int]:
+        """The ids of the newest ``limit`` stories, optionally in any of ``sections``."""
+        with self.read() as conn:
+            return [row.story_id for row in conn.execute(_page_keys_query(sections, limit, None))]
+
     def get_story(self, story_id: int) -> StoryView | None:
         with self.read() as conn:
             return self._story_views(conn, [story_id]).get(story_id)

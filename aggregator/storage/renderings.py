@@ -9,7 +9,7 @@ nothing but time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, select
@@ -103,11 +103,13 @@ class RenderingsMixin(StorageBase):
         with self.write() as conn:
             return int(conn.execute(delete(renderings)).rowcount or 0)
 
-    def prune_renderings(self, older_than: datetime) -> int:
-        """Delete the renderings of stories sorted before ``older_than`` (rarely read: a
-        subscriber reads the newest pages). Returns how many were deleted."""
+    def prune_renderings(self, older_than: datetime, keep: Collection[int] = ()) -> int:
+        """Delete the renderings of stories sorted before ``older_than``, except those
+        of the stories in ``keep``. Returns how many were deleted."""
         with self.write() as conn:
             old = select(stories.c.id).where(stories.c.sort_at < older_than)
+            if keep:
+                old = old.where(stories.c.id.not_in(sorted(keep)))
             result = conn.execute(delete(renderings).where(renderings.c.story_id.in_(old)))
             return int(result.rowcount or 0)
 
