@@ -175,7 +175,9 @@ class ReadingMixin(StorageBase):
 # stories per merged-feed page, the per-value type processing was a third of the time.
 _RAW_DATETIME = String()
 _RAW_JSON = Text()
-_LEAN_COLUMNS = (
+# Who reported a story: what story_stamp needs of each report, and where
+# _story_views starts.
+_REPORT_COLUMNS = (
     entries.c.id,
     entries.c.story_id,
     entries.c.feed_id,
@@ -183,6 +185,9 @@ _LEAN_COLUMNS = (
     feeds.c.feed_title,
     feeds.c.url,
     feeds.c.site_url,
+)
+_LEAN_COLUMNS = (
+    *_REPORT_COLUMNS,
     entries.c.guid,
     entries.c.link,
     entries.c.title,
@@ -274,15 +279,7 @@ def _refs_statements(dialect: str, with_stored: bool) -> tuple[Select[Any], Sele
             ),
         )
     reports_query = (
-        select(
-            entries.c.id,
-            entries.c.story_id,
-            entries.c.feed_id,
-            feeds.c.config_title,
-            feeds.c.feed_title,
-            feeds.c.url,
-            feeds.c.site_url,
-        )
+        select(*_REPORT_COLUMNS)
         .join(feeds, feeds.c.id == entries.c.feed_id)
         .where(in_ids(dialect, entries.c.story_id, name="ids"))
         .order_by(entries.c.first_seen_at, entries.c.id)
