@@ -244,8 +244,7 @@ def poll(config_path: str, poll_all: bool, workers: int | None) -> None:
         if not feeds:
             click.echo("No feed is due. Use --all to poll every feed now.")
             return
-        versions_before = websub.snapshot(config, storage)
-        published_before = feed_pages.versions_snapshot(storage, config)
+        versions_before = feed_pages.versions_snapshot(storage, config)
         summary = poll_feeds(
             feeds,
             updater,
@@ -255,7 +254,7 @@ def poll(config_path: str, poll_all: bool, workers: int | None) -> None:
             on_outcome=_Progress(len(feeds), sys.stderr),
         )
         click.echo(format_summary(summary))
-        feed_pages.prerender_changed(storage, config, published_before)
+        feed_pages.prerender_changed(storage, config, versions_before)
         websub.ping_changes(config, storage, versions_before)
         prune_expired(config, storage, datetime.now(UTC))
     finally:

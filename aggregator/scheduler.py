@@ -145,8 +145,7 @@ class PollScheduler:
         config = self.config
         updater = Updater.from_config(config, self.storage, self._fetcher)
         batch_size = config.polling.workers * 2
-        versions_before = websub.snapshot(config, self.storage)
-        published_before = feed_pages.versions_snapshot(self.storage, config)
+        versions_before = feed_pages.versions_snapshot(self.storage, config)
         outcomes: list[FeedOutcome] = []
         while not self._stopping.is_set():
             claimed = self.storage.claim_due_feeds(
@@ -181,7 +180,7 @@ class PollScheduler:
                 summary.new,
                 summary.updated,
             )
-            feed_pages.prerender_changed(self.storage, config, published_before)
+            feed_pages.prerender_changed(self.storage, config, versions_before)
             websub.ping_changes(config, self.storage, versions_before)
         return summary
 

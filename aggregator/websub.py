@@ -40,19 +40,9 @@ def topic_urls(site: SiteConfig, outputs: Sequence[Output]) -> list[str]:
     return [feed_url(site, output.name, fmt) for output in outputs for fmt in FORMATS]
 
 
-def snapshot(config: Config, storage: HasSectionVersions) -> Versions:
-    """Return the section versions to compare after a poll ({} when no hub is set)."""
-    if not config.site.websub_hub:
-        return {}
-    try:
-        return storage.section_versions(version_keys_of(config))
-    except StorageError as e:
-        log.warning("websub: cannot read section versions: %s", e)
-        return {}
-
-
 def ping_changes(config: Config, storage: HasSectionVersions, before: Versions) -> int:
-    """Ping the hub for every output changed since ``before`` (from ``snapshot``).
+    """Ping the hub for every output changed since ``before`` (the section versions
+    read before the poll: feed_pages.versions_snapshot).
 
     Returns the number of topics the hub accepted; 0 when no hub is set or nothing
     changed. Never raises.

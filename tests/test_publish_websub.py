@@ -13,10 +13,11 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from aggregator.feed_pages import versions_snapshot
 from aggregator.models import Config
 from aggregator.publish import outputs_of
 from aggregator.storage import Storage
-from aggregator.websub import ping_changes, ping_hub, snapshot, topic_urls
+from aggregator.websub import ping_changes, ping_hub, topic_urls
 from tests.httpserver import FeedServer, Response
 from tests.test_cli import run
 from tests.test_publish_http import make_config, poll_now, rss, serve
@@ -78,7 +79,6 @@ def test_unreachable_hub_is_logged_not_raised(caplog: pytest.LogCaptureFixture) 
 
 def test_no_hub_no_work(server: FeedServer, storage: Storage) -> None:
     config = make_config(server, {})
-    assert snapshot(config, storage) == {}
     assert ping_changes(config, storage, {}) == 0
     assert server.requests_for(HUB) == []
 
@@ -87,7 +87,7 @@ def test_a_poll_that_changes_outputs_pings_the_hub(server: FeedServer, storage: 
     serve(server, "/news", rss([{"title": "Town story"}]))
     serve(server, "/world", rss([{"title": "Summit"}], "Globe"))
     config = with_hub(make_config(server, {"/news": "US News", "/world": "World"}), server)
-    before = snapshot(config, storage)
+    before = versions_snapshot(storage, config)
     poll_now(config, storage)
     assert ping_changes(config, storage, before) == 9
     base = "https://news.example.org/feeds"
@@ -97,11 +97,11 @@ def test_a_poll_that_changes_outputs_pings_the_hub(server: FeedServer, storage: 
         for fmt in ("atom", "rss", "json")
     )
     # Nothing new: no ping. Then one US News story: only the outputs showing it.
-    before = snapshot(config, storage)
+    before = versions_snapshot(storage, config)
     poll_now(config, storage)
     assert ping_changes(config, storage, before) == 0
     serve(server, "/news", rss([{"title": "Town story"}, {"title": "Second story"}]), 2)
-    before = snapshot(config, storage)
+    before = versions_snapshot(storage, config)
     poll_now(config, storage)
     assert ping_changes(config, storage, before) == 6
     assert sorted(pings(server)[9:]) == sorted(
