@@ -12,10 +12,23 @@ import pytest
 import sqlalchemy
 
 from aggregator.storage import Storage, open_storage
+from tests.clock import CLOCK_AHEAD_ENV, start_from_environment, subprocess_pythonpath
 from tests.httpserver import FeedServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ENV = "AGGREGATOR_TEST_POSTGRES_URL"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The date guard (tests/clock): with AGGREGATOR_TEST_CLOCK_AHEAD set, this process
+    # and every Python subprocess the tests start see a clock moved that far ahead.
+    if start_from_environment() is not None:
+        os.environ["PYTHONPATH"] = subprocess_pythonpath()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    ahead = os.environ.get(CLOCK_AHEAD_ENV)
+    return f"clock moved ahead by {ahead} ({CLOCK_AHEAD_ENV})" if ahead else None
 
 
 def shared_dir() -> Path | None:
@@ -36,6 +49,13 @@ def require_shared(relative: str) -> Path:
     return path
 
 
+def postgres_skip_reason() -> str:
+    """Why the PostgreSQL variants do not run (scripts/test says what it probed)."""
+    probed = os.environ.get("AGGREGATOR_TEST_POSTGRES_SKIP_REASON")
+    reason = probed or f"{POSTGRES_ENV} is not set"
+    return f"PostgreSQL variant skipped: {reason} (set {POSTGRES_ENV} to run it)"
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database URL: a SQLite file, and a PostgreSQL schema when configured."""
@@ -44,7 +64,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     base_url = os.environ.get(POSTGRES_ENV)
     if not base_url:
-        pytest.skip(f"{POSTGRES_ENV} is not set: PostgreSQL variant skipped")
+        pytest.skip(postgres_skip_reason())
     schema_name = f"t_{uuid.uuid4().hex[:12]}"
     admin = sqlalchemy.create_engine(base_url.replace("postgresql://", "postgresql+psycopg://", 1))
     with admin.begin() as conn:

@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, func, select
 
 from aggregator.config import load_config
 from aggregator.storage import open_storage, schema
+from tests.clock import subprocess_env
 from tests.conftest import REPO_ROOT
 from tests.httpserver import FeedServer
 from tests.test_storage import make_entry, make_update
@@ -23,10 +24,7 @@ from tests.test_storage import make_entry, make_update
 def run(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    import os
-
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
-    environment.update(env or {})
+    environment = subprocess_env(**(env or {}))
     return subprocess.run(
         [sys.executable, "-m", "aggregator", *args],
         cwd=cwd,

@@ -3,7 +3,6 @@ recovers with no duplicates and the right validators."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, func, select
 
 from aggregator.storage import schema
+from tests.clock import subprocess_env
 from tests.httpserver import FeedServer, RecordedRequest, Response
 
 FEEDS = 8
@@ -50,7 +50,7 @@ def test_sigkill_mid_poll_then_recover(tmp_path: Path) -> None:
             "  timeout: 20s\nfeeds:\n"
             + "".join(f"  - url: {server.url(f'/f{i}.xml')}\n" for i in range(FEEDS))
         )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+        env = subprocess_env()
         command = [sys.executable, "-m", "aggregator", "--config", str(config), "poll"]
         process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 30

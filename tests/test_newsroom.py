@@ -71,7 +71,11 @@ def poll(config: Config, storage: Storage, now: datetime) -> None:
     storage.sync_feeds(config.feeds, now)
     fetcher = Fetcher(FetchLimits.from_polling(config.polling))
     try:
-        summary = poll_feeds(storage.due_feeds(now), Updater.from_config(config, storage, fetcher))
+        # The poll runs on the scenario's clock too: with the machine's, the next
+        # check times it sets would be relative to another day than due_feeds(now).
+        summary = poll_feeds(
+            storage.due_feeds(now), Updater.from_config(config, storage, fetcher), now=now
+        )
     finally:
         fetcher.close()
     failed = [o for o in summary.outcomes if o.status == "failed"]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -18,6 +17,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from aggregator.storage import schema
+from tests.clock import subprocess_env
 from tests.httpserver import FeedServer, RecordedRequest, Response
 
 FEEDS = 12
@@ -50,7 +50,7 @@ def write_config(tmp_path: Path, server: FeedServer, *, workers: int = 2) -> Pat
 
 class ServeProcess:
     def __init__(self, config: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+        env = subprocess_env()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "aggregator", "--config", str(config), "serve", "--port", "0"],
             cwd=config.parent,

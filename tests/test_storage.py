@@ -262,7 +262,10 @@ def test_killed_update_leaves_nothing_partial(
         [sys.executable, str(script), db_url, str(feed_id)],
         stdout=subprocess.PIPE,
         cwd=repo,
-        env={**os.environ, "PYTHONPATH": str(repo)},
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, (str(repo), os.environ.get("PYTHONPATH")))),
+        },
         text=True,
     )
     try:
