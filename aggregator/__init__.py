@@ -1,3 +1,188 @@
-"""aggregator: a self-hosted RSS/Atom feed aggregator and reader."""
+"""aggregator: a self-hosted RSS/Atom/JSON Feed aggregator and reader.
+
+The public face. ``Aggregator`` is the one way in; the types its methods take and
+return and the errors they raise are here too. Everything else in the package is
+private and may change::
+
+    from aggregator import Aggregator
+
+    with Aggregator.open("feeds.yaml") as aggregator:
+        aggregator.update_feeds()
+        for item in aggregator.get_stories("all", limit=10).stories:
+            print(item.story.lead.title)
+
+Names are loaded on first use, so ``import aggregator`` (and the command line's start)
+stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from aggregator.config import (
+        CategoryConfig,
+        Config,
+        FeedConfig,
+        OutputConfig,
+        PollingConfig,
+        PublishConfig,
+        SiteConfig,
+        StorageConfig,
+        load_config,
+    )
+    from aggregator.core import Aggregator, Clock
+    from aggregator.errors import (
+        AggregatorError,
+        BlockedAddressError,
+        ConfigError,
+        ConfigErrors,
+        FeedError,
+        FeedGoneError,
+        FetchError,
+        FetchTimeoutError,
+        HTTPStatusError,
+        InvalidCursorError,
+        ParseError,
+        ResponseTooLargeError,
+        StorageError,
+        TooManyRedirectsError,
+    )
+    from aggregator.publish import BuiltPage, Output
+    from aggregator.scopes import ALL, STARRED, feed_scope, section_scope
+    from aggregator.types import (
+        Enclosure,
+        EntryView,
+        FeedHealth,
+        FeedState,
+        FeedStatus,
+        FetchAttempt,
+        Neighbours,
+        ReaderPage,
+        ReaderStory,
+        SearchPage,
+        StoryCursor,
+        StoryState,
+        StoryView,
+        UnreadCounts,
+    )
+    from aggregator.update import FeedOutcome, PollSummary
+
+_HOMES = {
+    "aggregator.core": ("Aggregator", "Clock"),
+    "aggregator.config": (
+        "CategoryConfig",
+        "Config",
+        "FeedConfig",
+        "OutputConfig",
+        "PollingConfig",
+        "PublishConfig",
+        "SiteConfig",
+        "StorageConfig",
+        "load_config",
+    ),
+    "aggregator.errors": (
+        "AggregatorError",
+        "BlockedAddressError",
+        "ConfigError",
+        "ConfigErrors",
+        "FeedError",
+        "FeedGoneError",
+        "FetchError",
+        "FetchTimeoutError",
+        "HTTPStatusError",
+        "InvalidCursorError",
+        "ParseError",
+        "ResponseTooLargeError",
+        "StorageError",
+        "TooManyRedirectsError",
+    ),
+    "aggregator.publish": ("BuiltPage", "Output"),
+    "aggregator.scopes": ("ALL", "STARRED", "feed_scope", "section_scope"),
+    "aggregator.types": (
+        "Enclosure",
+        "EntryView",
+        "FeedHealth",
+        "FeedState",
+        "FeedStatus",
+        "FetchAttempt",
+        "Neighbours",
+        "ReaderPage",
+        "ReaderStory",
+        "SearchPage",
+        "StoryCursor",
+        "StoryState",
+        "StoryView",
+        "UnreadCounts",
+    ),
+    "aggregator.update": ("FeedOutcome", "PollSummary"),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+__all__ = [
+    "ALL",
+    "STARRED",
+    "Aggregator",
+    "AggregatorError",
+    "BlockedAddressError",
+    "BuiltPage",
+    "CategoryConfig",
+    "Clock",
+    "Config",
+    "ConfigError",
+    "ConfigErrors",
+    "Enclosure",
+    "EntryView",
+    "FeedConfig",
+    "FeedError",
+    "FeedGoneError",
+    "FeedHealth",
+    "FeedOutcome",
+    "FeedState",
+    "FeedStatus",
+    "FetchAttempt",
+    "FetchError",
+    "FetchTimeoutError",
+    "HTTPStatusError",
+    "InvalidCursorError",
+    "Neighbours",
+    "Output",
+    "OutputConfig",
+    "ParseError",
+    "PollSummary",
+    "PollingConfig",
+    "PublishConfig",
+    "ReaderPage",
+    "ReaderStory",
+    "ResponseTooLargeError",
+    "SearchPage",
+    "SiteConfig",
+    "StorageConfig",
+    "StorageError",
+    "StoryCursor",
+    "StoryState",
+    "StoryView",
+    "TooManyRedirectsError",
+    "UnreadCounts",
+    "__version__",
+    "feed_scope",
+    "load_config",
+    "section_scope",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first use (PEP 562)."""
+    module = _HOME_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aggregator' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

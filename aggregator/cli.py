@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TextIO
 
 import click
 from waitress import create_server
 
-from aggregator import __version__, feed_pages, websub
-from aggregator.config import database_url, default_config_path, load_config
+from aggregator import FeedOutcome, PollSummary, __version__
+from aggregator.config import Config, default_config_path, load_config
+from aggregator.core import Aggregator
 from aggregator.errors import ConfigErrors, StorageError
-from aggregator.feed_health import feed_status
-from aggregator.fetch import Fetcher, FetchLimits
 from aggregator.logs import configure_logging
-from aggregator.models import Config, FeedState
-from aggregator.poll import PollSummary, feeds_to_poll, poll_feeds
-from aggregator.scheduler import PollScheduler
-from aggregator.storage import Storage, open_storage
-from aggregator.update import FeedOutcome, Updater, prune_expired
+from aggregator.types import FeedHealth
+from aggregator.update.jobs import BackgroundJobs
 from aggregator.web import create_app
 
 STATUS_LABELS = {"ok": "ok", "not_modified": "not modified", "failed": "FAILED"}
@@ -36,9 +31,9 @@ def _load(config_path: str) -> Config:
         sys.exit(1)
 
 
-def _open(config: Config) -> Storage:
+def _open(config: Config) -> Aggregator:
     try:
-        return open_storage(database_url(config))
+        return Aggregator.open(config)
     except StorageError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
@@ -83,61 +78,22 @@ def check(config_path: str) -> None:
         click.echo(note)
 
 
-def _existing_storage(config: Config) -> Storage | None:
-    """The database, if it already exists (check never creates one)."""
-    url = database_url(config)
-    if url.startswith("sqlite"):
-        path = url.split(":///", 1)[-1].split("?", 1)[0]
-        if not path or not os.path.exists(path):
-            return None
-    try:
-        return open_storage(url)
-    except StorageError:
-        return None
-
-
 def _database_notes(config: Config) -> list[str]:
     """Suggestions from what polling found: moved and gone feeds to fix in feeds.yaml."""
-    storage = _existing_storage(config)
-    if storage is None:
+    aggregator = Aggregator.open_existing(config)
+    if aggregator is None:
         return []
-    try:
-        stored = {feed.url: feed for feed in storage.list_feeds(active_only=True)}
-    finally:
-        storage.close()
-    notes = []
-    for feed in config.feeds:
-        state = stored.get(feed.url)
-        if state is None:
-            continue
-        where = f"{config.path}:{feed.line}" if feed.line else config.path
-        if state.fetch_url:
-            notes.append(
-                f"{where}: note: {feed.url} moved permanently to {state.fetch_url} "
-                "(seen 3 times in a row, now fetched there); update the URL"
-            )
-        elif state.permanent_redirect_url:
-            notes.append(
-                f"{where}: note: {feed.url} redirects permanently to "
-                f"{state.permanent_redirect_url} (seen {state.redirect_count} times)"
-            )
-        if state.gone:
-            notes.append(f"{where}: note: {feed.url} is gone (HTTP 410); remove it")
-    return notes
+    with aggregator:
+        return aggregator.config_notes()
 
 
 @cli.command()
 @click.pass_obj
 def feeds(config_path: str) -> None:
     """List the feeds with their status, last fetch, next check and last error."""
-    config = _load(config_path)
-    storage = _open(config)
-    try:
-        storage.sync_feeds(config.feeds, datetime.now(UTC))
-        for line in format_feeds(storage.list_feeds(active_only=True), config, datetime.now(UTC)):
+    with _open(_load(config_path)) as aggregator:
+        for line in format_feeds(aggregator.feed_health(), aggregator.now()):
             click.echo(line)
-    finally:
-        storage.close()
 
 
 def _ago(moment: datetime | None, now: datetime) -> str:
@@ -155,15 +111,13 @@ def _ago(moment: datetime | None, now: datetime) -> str:
     return f"in {text}" if future else f"{text} ago"
 
 
-def format_feeds(feeds: list[FeedState], config: Config, now: datetime) -> list[str]:
-    """The table printed by `aggregator feeds`: feeds needing attention first."""
-    threshold = config.polling.error_threshold
-    rows = sorted(
-        ((feed_status(feed, threshold), feed) for feed in feeds),
-        key=lambda row: (row[0].rank, row[1].title.lower()),
-    )
+def format_feeds(health: list[FeedHealth], now: datetime) -> list[str]:
+    """The table printed by `aggregator feeds`: the source feeds in feeds.yaml, those
+    needing attention first (in Aggregator.feed_health's order)."""
+    rows = [item for item in health if item.feed.active]
     lines = [f"{'STATUS':<8} {'FEED':<40} {'LAST FETCH':<11} {'NEXT CHECK':<11} DETAIL"]
-    for status, feed in rows:
+    for item in rows:
+        feed = item.feed
         next_check = "stopped" if feed.gone else _ago(feed.next_check_at, now)
         if feed.last_error:
             detail = f"{feed.last_error} ({feed.error_count}x)"
@@ -172,11 +126,11 @@ def format_feeds(feeds: list[FeedState], config: Config, now: datetime) -> list[
         else:
             detail = f"HTTP {feed.last_status}" if feed.last_status else ""
         lines.append(
-            f"{status.code:<8} {feed.title[:40]:<40} {_ago(feed.last_fetched_at, now):<11} "
+            f"{item.status.code:<8} {feed.title[:40]:<40} {_ago(feed.last_fetched_at, now):<11} "
             f"{next_check:<11} {detail}".rstrip()
         )
-    attention = sum(1 for status, _feed in rows if status.needs_attention)
-    lines.append(f"{len(feeds)} feeds, {attention} need attention.")
+    attention = sum(1 for item in rows if item.status.needs_attention)
+    lines.append(f"{len(rows)} feeds, {attention} need attention.")
     return lines
 
 
@@ -234,32 +188,16 @@ def poll(config_path: str, poll_all: bool, workers: int | None) -> None:
     Exits 0 even when some feeds failed (their errors are in the summary); 1 when
     the config is invalid.
     """
-    config = _load(config_path)
-    storage = _open(config)
-    fetcher = Fetcher(FetchLimits.from_polling(config.polling))
-    try:
-        storage.sync_feeds(config.feeds, datetime.now(UTC))
-        updater = Updater.from_config(config, storage, fetcher)
-        feeds = feeds_to_poll(updater, ignore_schedule=poll_all)
+    with _open(_load(config_path)) as aggregator:
+        feeds = aggregator.feeds_to_update(scheduled=not poll_all)
         if not feeds:
             click.echo("No feed is due. Use --all to poll every feed now.")
             return
-        versions_before = feed_pages.versions_snapshot(storage, config)
-        summary = poll_feeds(
-            feeds,
-            updater,
-            workers=workers or config.polling.workers,
-            per_host=config.polling.per_host,
-            host_spacing=config.polling.host_spacing_seconds,
-            on_outcome=_Progress(len(feeds), sys.stderr),
+        summary = aggregator.update_feeds(
+            feeds=feeds, workers=workers, on_outcome=_Progress(len(feeds), sys.stderr)
         )
         click.echo(format_summary(summary))
-        feed_pages.prerender_changed(storage, config, versions_before)
-        websub.ping_changes(config, storage, versions_before)
-        prune_expired(config, storage, datetime.now(UTC))
-    finally:
-        fetcher.close()
-        storage.close()
+        aggregator.prune()
 
 
 @cli.command()
@@ -275,16 +213,9 @@ def serve(config_path: str, host: str, port: int, threads: int, no_poll: bool) -
     expose it. SIGTERM or Ctrl-C stops it cleanly: no new poll starts, polls in
     flight finish, then it exits.
     """
-    config = _load(config_path)
-    storage = _open(config)
-    app = create_app(config, storage=storage)
-    app_state = app.extensions["aggregator"]
-
-    def on_config(new_config: Config, error: str | None) -> None:
-        app_state.config = new_config
-        app_state.config_error = error
-
-    scheduler = PollScheduler(config, storage, polling=not no_poll, on_config=on_config)
+    aggregator = _open(_load(config_path))
+    app = create_app(aggregator)
+    jobs = BackgroundJobs(aggregator, polling=not no_poll)
     server = create_server(app, host=host, port=port, threads=threads, ident="aggregator")
 
     def stop(signum: int, _frame: object) -> None:
@@ -292,15 +223,15 @@ def serve(config_path: str, host: str, port: int, threads: int, no_poll: bool) -
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        scheduler.start()
+        jobs.start()
         click.echo(f"Serving on http://{host}:{server.effective_port}/  (Ctrl-C to stop)")
         server.run()
     except (KeyboardInterrupt, SystemExit):
         click.echo("Stopping...", err=True)
     finally:
         server.close()
-        scheduler.shutdown()
-        storage.close()
+        jobs.shutdown()
+        aggregator.close()
 
 
 def main() -> None:

@@ -106,3 +106,9 @@ class ParseError(FeedError):
 
 class StorageError(AggregatorError):
     default_message = "storage error"
+
+
+class InvalidCursorError(AggregatorError):
+    """A page token (``before``) of a merged feed that we did not make."""
+
+    default_message = "invalid page token"

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from aggregator.models import FeedUpdate, ProcessedEntry
-from aggregator.storage import Storage
+from aggregator.storage import FeedUpdate, ProcessedEntry, Storage
 
 
 def store_batch(

@@ -18,16 +18,14 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aggregator.fetch import Fetcher, FetchLimits
-from aggregator.models import CategoryConfig, Config, FeedConfig, PollingConfig
-from aggregator.poll import poll_feeds
-from aggregator.storage import open_storage
-from aggregator.update import Updater
+from aggregator.config import CategoryConfig, Config, FeedConfig, PollingConfig
+from aggregator.core import Aggregator
 from tests.httpserver import FeedServer, RecordedRequest, Response
 
 PARAGRAPH = (
@@ -84,19 +82,18 @@ def main() -> None:
             categories=(CategoryConfig("US News", "us-news", aliases=("U.S. News",)),),
             feeds=tuple(FeedConfig(url=server.url(f"/f{i}.xml")) for i in range(args.feeds)),
         )
-        storage = open_storage(f"sqlite:///{folder}/bench.db")
-        fetcher = Fetcher(FetchLimits.from_polling(config.polling))
-        updater = Updater.from_config(config, storage, fetcher)
+        config = replace(
+            config, polling=replace(config.polling, workers=args.workers, per_host=args.workers)
+        )
         now = datetime.now(UTC)
-        storage.sync_feeds(config.feeds, now)
+        aggregator = Aggregator.open(
+            config, database=f"sqlite:///{folder}/bench.db", clock=lambda: now
+        )
         print(f"{args.feeds} feeds x {args.items} items, {args.workers} workers, SQLite")
         for label, build in (("first poll (all new)", 1), ("changed bodies", 2), ("304", 2)):
             feeds.build = build
-            all_feeds = storage.list_feeds()
             started = time.perf_counter()
-            summary = poll_feeds(
-                all_feeds, updater, workers=args.workers, per_host=args.workers, now=now
-            )
+            summary = aggregator.update_feeds(scheduled=False)
             elapsed = time.perf_counter() - started
             now += timedelta(hours=1)
             print(
@@ -105,8 +102,7 @@ def main() -> None:
                 f"({summary.count('ok')} ok, {summary.count('not_modified')} not modified, "
                 f"{summary.count('failed')} failed)"
             )
-        fetcher.close()
-        storage.close()
+        aggregator.close()
 
 
 if __name__ == "__main__":

@@ -47,26 +47,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bulk import store_batch  # benchmarks/bulk.py, beside this script
 
-from aggregator.feed_pages import prerender_changed, versions_snapshot
-from aggregator.models import (
-    CategoryConfig,
-    Config,
-    Enclosure,
-    FeedConfig,
-    ProcessedEntry,
-    PublishConfig,
-    SiteConfig,
-)
+from aggregator.config import CategoryConfig, Config, FeedConfig, PublishConfig, SiteConfig
+from aggregator.core import Aggregator
 from aggregator.publish import (
     FeedDocument,
     collect_page,
     outputs_of,
+    prerender_changed,
     render_feed,
     section_labels,
+    versions_snapshot,
 )
-from aggregator.storage import Storage, open_storage
+from aggregator.storage import ProcessedEntry, Storage, open_storage
+from aggregator.types import Enclosure
 from aggregator.web import create_app
-from aggregator.web.feeds import feed_cache
+from aggregator.web.outputs import feed_cache
 
 SECTIONS = ("US Military", "US News", "World", "Politics", "Technology", "Science")
 FEEDS = 50
@@ -243,7 +238,7 @@ def bench_output(storage: Storage, db_url: str, name: str, page_size: int, repea
             print(f"  render {fmt:<5} entries kept {warm}")
 
     # Versions read on every request (TTL 0), as right after a poll.
-    app = create_app(config, storage=storage, test_config={"FEEDS_VERSIONS_TTL": 0})
+    app = create_app(Aggregator(config, storage), test_config={"FEEDS_VERSIONS_TTL": 0})
     timer = ServerTimer(app)
     app.wsgi_app = timer  # type: ignore[method-assign]
     client = app.test_client()

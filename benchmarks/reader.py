@@ -24,15 +24,11 @@ from pathlib import Path
 
 from bulk import store_batch  # benchmarks/bulk.py, beside this script
 
-from aggregator.models import (
-    CategoryConfig,
-    Config,
-    FeedConfig,
-    ProcessedEntry,
-    StoryCursor,
-)
-from aggregator.storage import Storage, open_storage
-from aggregator.storage.reader_models import ALL, section_scope
+from aggregator.config import CategoryConfig, Config, FeedConfig
+from aggregator.core import Aggregator
+from aggregator.scopes import ALL, section_scope
+from aggregator.storage import ProcessedEntry, Storage, open_storage
+from aggregator.types import StoryCursor
 from aggregator.web import create_app
 
 SECTIONS = ("US News", "US Military", "World", "Business", "Science")
@@ -156,7 +152,9 @@ def main() -> None:
         config = fill(storage, args.entries, args.feeds, rng, reuse=reuse)
         if not reuse:
             print(f"filled {args.entries:,} entries in {time.perf_counter() - started:.0f} s")
-        client = create_app(config, storage=storage, test_config={"TESTING": True}).test_client()
+        client = create_app(
+            Aggregator(config, storage), test_config={"TESTING": True}
+        ).test_client()
 
         url = "/"
         for _ in range(199):

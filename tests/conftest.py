@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy
 
+from aggregator.config import Config
+from aggregator.core import Aggregator, Clock
 from aggregator.storage import Storage, open_storage
 from tests.clock import CLOCK_AHEAD_ENV, start_from_environment, subprocess_pythonpath
 from tests.httpserver import FeedServer
@@ -90,3 +93,27 @@ def server() -> Iterator[FeedServer]:
     """A feed server on 127.0.0.1 (tests/httpserver.py), stopped after the test."""
     with FeedServer() as feed_server:
         yield feed_server
+
+
+MakeAggregator = Callable[..., Aggregator]
+
+
+@pytest.fixture
+def make_aggregator(storage: Storage) -> Iterator[MakeAggregator]:
+    """``make_aggregator(config, clock=None, sync=True, **options)``: an Aggregator on
+    the test's database (its source feeds synced unless ``sync=False``; ``options`` go
+    to Aggregator, e.g. ``fetcher``), closed after the test."""
+    made: list[Aggregator] = []
+
+    def make(
+        config: Config, *, clock: Clock | None = None, sync: bool = True, **options: Any
+    ) -> Aggregator:
+        aggregator = Aggregator(config, storage, clock=clock, **options)
+        made.append(aggregator)
+        if sync:
+            aggregator.sync_feeds()
+        return aggregator
+
+    yield make
+    for aggregator in made:
+        aggregator.close()

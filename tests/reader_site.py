@@ -13,11 +13,9 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
 
-from aggregator.fetch import Fetcher, FetchLimits
-from aggregator.models import Config, FeedConfig, PollingConfig
-from aggregator.poll import feeds_to_poll, poll_feeds
+from aggregator.config import Config, FeedConfig, PollingConfig
+from aggregator.core import Aggregator
 from aggregator.storage import Storage
-from aggregator.update import Updater
 from tests.httpserver import FeedServer
 from tests.test_pipeline import CATEGORIES
 
@@ -38,25 +36,30 @@ class Item:
 
 @dataclass
 class Site:
-    """The served feeds and what the tests need to know about them."""
+    """The served feeds and what the tests need to know about them.
+
+    ``aggregator`` runs on the site's clock (``now``): the polls and the web app built
+    on it (``create_app(site.aggregator)``) see the same time.
+    """
 
     server: FeedServer
     storage: Storage
     config: Config
     now: datetime
     feeds: dict[str, str] = field(default_factory=dict)  # path -> feed URL
+    aggregator: Aggregator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.aggregator = Aggregator(self.config, self.storage, clock=lambda: self.now)
 
     def poll(self, now: datetime | None = None) -> None:
         """Poll every feed once (as ``aggregator poll --all``), whatever its schedule."""
         self.now = now or self.now
-        self.storage.sync_feeds(self.config.feeds, self.now)
-        fetcher = Fetcher(FetchLimits.from_polling(self.config.polling))
-        try:
-            updater = Updater.from_config(self.config, self.storage, fetcher)
-            feeds = feeds_to_poll(updater, ignore_schedule=True, now=self.now)
-            poll_feeds(feeds, updater, workers=16, per_host=16, now=self.now)
-        finally:
-            fetcher.close()
+        self.aggregator.sync_feeds()
+        self.aggregator.update_feeds(scheduled=False)
+
+    def close(self) -> None:
+        self.aggregator.close()
 
 
 def rss(title: str, items: list[Item], now: datetime) -> bytes:
@@ -170,7 +173,11 @@ def build_site(server: FeedServer, storage: Storage, now: datetime | None = None
     config = Config(
         path="reader-test-feeds.yaml",
         polling=PollingConfig(
-            allow_private_networks=True, timeout_seconds=5.0, connect_timeout_seconds=2.0
+            allow_private_networks=True,
+            timeout_seconds=5.0,
+            connect_timeout_seconds=2.0,
+            per_host=16,
+            host_spacing_seconds=0,
         ),
         categories=CATEGORIES,
         feeds=tuple(FeedConfig(url=server.url(path)) for path in paths),

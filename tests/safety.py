@@ -17,7 +17,7 @@ import re
 from datetime import timedelta
 from html.parser import HTMLParser
 
-from aggregator.models import FeedData
+from aggregator.types import FeedData
 
 FORBIDDEN_TAGS = frozenset(
     {

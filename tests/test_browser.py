@@ -80,7 +80,7 @@ def base_url(tmp_path: Path) -> Iterator[str]:
     storage = open_storage(f"sqlite:///{database}")
     with FeedServer() as feed_server:
         site = build_site(feed_server, storage)
-    app = create_app(site.config, storage=storage)
+    app = create_app(site.aggregator)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -89,7 +89,7 @@ def base_url(tmp_path: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-        storage.close()
+        site.close()
 
 
 @pytest.fixture(scope="module")

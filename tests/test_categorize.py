@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from aggregator.categorize import Categorizer
-from aggregator.models import CategoryConfig
+from aggregator.config import CategoryConfig
+from aggregator.process import Categorizer
 
 CATEGORIES = (
     CategoryConfig(

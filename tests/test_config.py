@@ -15,6 +15,9 @@ from ruamel.yaml import YAML
 from aggregator.config import (
     CONFIG_KEYS,
     DEFAULT_CONFIG_PATH,
+    Config,
+    PollingConfig,
+    SiteConfig,
     database_url,
     default_config_path,
     fold_label,
@@ -25,7 +28,6 @@ from aggregator.config import (
     slugify,
 )
 from aggregator.errors import ConfigError, ConfigErrors
-from aggregator.models import Config, PollingConfig, SiteConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data" / "config"

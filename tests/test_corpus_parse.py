@@ -18,7 +18,7 @@ import pytest
 
 from aggregator.errors import ParseError
 from aggregator.parse import parse_feed
-from aggregator.sanitize import html_to_text, sanitize_html
+from aggregator.process import html_to_text, sanitize_html
 from tests.conftest import require_shared, shared_dir
 from tests.safety import assert_clean_feed, assert_safe_html
 

@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from aggregator.config import CategoryConfig, Config, FeedConfig
 from aggregator.errors import ParseError
-from aggregator.models import CategoryConfig, Config, FeedConfig, FeedUpdate, FetchResult
+from aggregator.fetch import FetchResult
 from aggregator.parse import parse_feed
-from aggregator.storage import Storage, schema
+from aggregator.storage import FeedUpdate, Storage, schema
 from aggregator.update import Updater
 from tests.conftest import require_shared
 from tests.safety import assert_safe_html, url_is_safe

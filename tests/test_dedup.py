@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregator.dedup import (
+from aggregator.process import (
     canonical_url,
     content_hash,
     entry_identity,
     story_keys,
     text_fingerprint,
 )
-from aggregator.models import EntryData
+from aggregator.types import EntryData
 
 
 @pytest.mark.parametrize(

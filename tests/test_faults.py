@@ -11,11 +11,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from aggregator.config import Config, FeedConfig, PollingConfig
 from aggregator.fetch import Fetcher, FetchLimits
-from aggregator.models import Config, FeedConfig, PollingConfig
-from aggregator.poll import poll_feeds
 from aggregator.storage import Storage
-from aggregator.update import FeedOutcome, Updater
+from aggregator.update import FeedOutcome
+from tests.clock import FixedClock
+from tests.conftest import MakeAggregator
 from tests.httpserver import FeedServer, RecordedRequest, Response
 
 TIMEOUT = 2.0
@@ -61,7 +62,9 @@ def latin1_body() -> bytes:
     ).encode("latin-1")
 
 
-def test_fault_matrix_in_one_cycle(server: FeedServer, storage: Storage) -> None:
+def test_fault_matrix_in_one_cycle(
+    server: FeedServer, storage: Storage, make_aggregator: MakeAggregator
+) -> None:
     healthy = [f"/healthy{i}.xml" for i in range(5)]
     for i, path in enumerate(healthy):
         server.route(path, FeedServer.feed(rss(f"Healthy {i}", f"h{i}")))
@@ -107,7 +110,12 @@ def test_fault_matrix_in_one_cycle(server: FeedServer, storage: Storage) -> None
     urls = [server.url(path) for path in paths] + ["http://feed.invalid/rss.xml"]
     config = Config(
         path="faults.yaml",
-        polling=PollingConfig(timeout_seconds=TIMEOUT, connect_timeout_seconds=1.0),
+        polling=PollingConfig(
+            timeout_seconds=TIMEOUT,
+            connect_timeout_seconds=1.0,
+            per_host=16,
+            host_spacing_seconds=0,
+        ),
         feeds=tuple(FeedConfig(url=url) for url in urls),
     )
     # The guard is on; 127.0.0.1 plays the part of a public address, so any other
@@ -115,13 +123,13 @@ def test_fault_matrix_in_one_cycle(server: FeedServer, storage: Storage) -> None
     fetcher = Fetcher(
         FetchLimits.from_polling(config.polling), address_policy=lambda ip: ip == "127.0.0.1"
     )
-    now = datetime.now(UTC)
-    storage.sync_feeds(config.feeds, now)
-    updater = Updater.from_config(config, storage, fetcher)
+    clock = FixedClock(datetime.now(UTC))
+    now = clock.now
+    aggregator = make_aggregator(config, clock=clock, fetcher=fetcher)
 
     reset_peak_rss()
     started = time.monotonic()
-    summary = poll_feeds(storage.due_feeds(now), updater, workers=16, per_host=16, now=now)
+    summary = aggregator.update_feeds(workers=16)
     elapsed = time.monotonic() - started
     peak = peak_rss_mb()
     outcome = {o.url: o for o in summary.outcomes}
@@ -182,10 +190,9 @@ def test_fault_matrix_in_one_cycle(server: FeedServer, storage: Storage) -> None
     for _ in range(3):
         feed = storage.get_feed_by_url(burst)
         assert feed is not None and feed.next_check_at is not None
-        later = feed.next_check_at + timedelta(seconds=1)
-        poll_feeds([f for f in storage.due_feeds(later) if f.url == burst], updater, now=later)
+        later = clock.set(feed.next_check_at + timedelta(seconds=1))
+        aggregator.update_feeds(feeds=[f for f in storage.due_feeds(later) if f.url == burst])
     recovered = storage.get_feed_by_url(burst)
     assert recovered is not None
     assert (recovered.error_count, recovered.last_error) == (0, None)
     assert len(server.requests_for("/burst.xml")) == 4
-    fetcher.close()

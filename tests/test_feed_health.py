@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from aggregator.feed_health import feed_status
-from aggregator.models import FeedState
+from aggregator.types import FeedState
+from aggregator.update import feed_status
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 

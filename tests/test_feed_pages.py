@@ -15,13 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from aggregator.feed_pages import (
-    RENDERINGS_MAX_AGE,
-    build_page,
-    prerender_changed,
-    versions_snapshot,
-)
-from aggregator.models import (
+from aggregator.config import (
     CategoryConfig,
     Config,
     FeedConfig,
@@ -30,18 +24,22 @@ from aggregator.models import (
     SiteConfig,
     StorageConfig,
 )
+from aggregator.core import Aggregator
 from aggregator.publish import (
     FORMATS,
+    RENDERINGS_MAX_AGE,
     FeedDocument,
+    build_page,
     entry_context,
     outputs_of,
+    prerender_changed,
     render_feed,
     section_labels,
+    versions_snapshot,
 )
 from aggregator.storage import Storage, open_storage, schema
-from aggregator.update import prune_expired
 from aggregator.web import create_app
-from aggregator.web.feeds import feed_cache
+from aggregator.web.outputs import feed_cache
 from tests.httpserver import FeedServer
 from tests.test_publish import check_output
 from tests.test_publish_http import make_config as poll_config
@@ -316,7 +314,7 @@ def test_a_busy_database_does_not_hold_up_a_page(tmp_path: Path) -> None:
 def test_a_cold_server_reads_the_entries_rendered_before(storage: Storage) -> None:
     config = make_config()
     fill(storage)
-    app = create_app(config, storage=storage, test_config={"TESTING": True})
+    app = create_app(Aggregator(config, storage), test_config={"TESTING": True})
     client = app.test_client()
     with client.get("/feeds/all.atom") as first:  # closing it stores the renderings
         etag = first.headers["ETag"]
@@ -327,7 +325,7 @@ def test_a_cold_server_reads_the_entries_rendered_before(storage: Storage) -> No
         assert again.headers["ETag"] == etag
     assert cache.rendered_entries == 6  # nothing rendered for the second build
     # A new process (another app on the same database) renders nothing either.
-    other = create_app(config, storage=storage, test_config={"TESTING": True})
+    other = create_app(Aggregator(config, storage), test_config={"TESTING": True})
     with other.test_client().get("/feeds/all.atom") as response:
         assert response.headers["ETag"] == etag
     assert feed_cache(other).rendered_entries == 0
@@ -355,7 +353,7 @@ def test_pruning_keeps_renderings_of_newest_pages_and_recent_stories_only(
         build_page(storage, config, outputs_of(config)["all"], "atom", cursor=cursor, kept={})
     assert stored_count(storage) == 8
 
-    assert prune_expired(config, storage, NOW) == 0  # entries are kept forever
+    assert Aggregator(config, storage, clock=lambda: NOW).prune() == 0  # kept forever
     refs = {ref.id for ref in storage.list_story_refs(limit=100).refs}
     stored = set(storage.stored_renderings(sorted(refs), "atom", page_context(config)))
     assert old_news not in stored and old_world in stored
@@ -376,12 +374,10 @@ def test_a_poll_renders_the_new_entries_of_the_outputs_it_changed(
     serve(server, "/news", rss([{"title": f"Town story {n}"} for n in range(4)]))
     serve(server, "/world", rss([{"title": f"Summit {n}"} for n in range(2)], "Globe"))
     config = poll_config(server, {"/news": "US News", "/world": "World"})
-    before = versions_snapshot(storage, config)
     poll_now(config, storage)
     # Every story, once per format, though it is on several changed outputs.
-    assert prerender_changed(storage, config, before) == 6 * 3
     assert stored_count(storage) == 6 * 3
-    app = create_app(config, storage=storage, test_config={"TESTING": True})
+    app = create_app(Aggregator(config, storage), test_config={"TESTING": True})
     client = app.test_client()
     for path in ("/feeds/all.atom", "/feeds/us-news.rss", "/feeds/world.json"):
         assert client.get(path).status_code == 200
@@ -390,8 +386,8 @@ def test_a_poll_renders_the_new_entries_of_the_outputs_it_changed(
     before = versions_snapshot(storage, config)
     poll_now(config, storage)
     assert prerender_changed(storage, config, before) == 0
-    # One new story: rendered alone, in each format.
+    assert stored_count(storage) == 6 * 3
+    # One new story: rendered alone, in each format, by the poll that brought it.
     serve(server, "/world", rss([{"title": f"Summit {n}"} for n in range(3)], "Globe"), 2)
-    before = versions_snapshot(storage, config)
     poll_now(config, storage)
-    assert prerender_changed(storage, config, before) == 3
+    assert stored_count(storage) == 7 * 3

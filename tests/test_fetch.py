@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from aggregator import __version__
+from aggregator.config import PollingConfig
 from aggregator.errors import (
     BlockedAddressError,
     FeedGoneError,
@@ -27,14 +28,7 @@ from aggregator.errors import (
     ResponseTooLargeError,
     TooManyRedirectsError,
 )
-from aggregator.fetch import (
-    USER_AGENT,
-    Fetcher,
-    FetchLimits,
-    fetch_feed,
-    is_public_address,
-)
-from aggregator.models import PollingConfig
+from aggregator.fetch import USER_AGENT, Fetcher, FetchLimits, fetch_feed, is_public_address
 from tests.httpserver import FeedServer, RecordedRequest, Response
 
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from prometheus_client.parser import text_string_to_metric_families
 
-from aggregator.fetch import Fetcher, FetchLimits
-from aggregator.models import Config, FeedConfig, PollingConfig
-from aggregator.poll import poll_feeds
-from aggregator.storage import Storage
-from aggregator.update import Updater
+from aggregator.config import Config, FeedConfig, PollingConfig
 from aggregator.web import create_app
+from tests.conftest import MakeAggregator
 from tests.httpserver import FeedServer
 
 
@@ -23,7 +18,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
-def test_metrics_count_polls_and_failing_feeds(storage: Storage) -> None:
+def test_metrics_count_polls_and_failing_feeds(make_aggregator: MakeAggregator) -> None:
     with FeedServer() as server:
         server.route(
             "/ok.xml",
@@ -35,20 +30,17 @@ def test_metrics_count_polls_and_failing_feeds(storage: Storage) -> None:
         server.route("/broken.xml", FeedServer.status(500))
         config = Config(
             path="m.yaml",
-            polling=PollingConfig(allow_private_networks=True),
+            polling=PollingConfig(allow_private_networks=True, host_spacing_seconds=0),
             feeds=(
                 FeedConfig(url=server.url("/ok.xml")),
                 FeedConfig(url=server.url("/broken.xml")),
             ),
         )
-        app = create_app(config, storage=storage, test_config={"TESTING": True})
+        aggregator = make_aggregator(config)
+        app = create_app(aggregator, test_config={"TESTING": True})
         client = app.test_client()
         before = samples(client.get("/metrics").get_data(as_text=True))
-        now = datetime.now(UTC)
-        storage.sync_feeds(config.feeds, now)
-        fetcher = Fetcher(FetchLimits.from_polling(config.polling))
-        poll_feeds(storage.due_feeds(now), Updater.from_config(config, storage, fetcher))
-        fetcher.close()
+        aggregator.update_feeds()
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.content_type.startswith("text/plain")

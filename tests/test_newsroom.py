@@ -15,14 +15,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from aggregator.config import slugify
-from aggregator.dedup import canonical_url
-from aggregator.fetch import Fetcher, FetchLimits
-from aggregator.models import CategoryConfig, Config, FeedConfig, PollingConfig
-from aggregator.poll import poll_feeds
+from aggregator.config import CategoryConfig, Config, FeedConfig, PollingConfig, slugify
+from aggregator.core import Aggregator
+from aggregator.process import canonical_url
 from aggregator.storage import Storage, schema
-from aggregator.update import Updater
-from tests.conftest import require_shared
+from tests.clock import FixedClock
+from tests.conftest import MakeAggregator, require_shared
 from tests.httpserver import FeedServer
 from tests.newsroom import CONTENT_TYPES, load_scenario, render, variants_by_outlet
 
@@ -48,7 +46,7 @@ def scenario_config(scenario: dict[str, Any], server: FeedServer) -> Config:
     )
     return Config(
         path="newsroom.yaml",
-        polling=PollingConfig(allow_private_networks=True),
+        polling=PollingConfig(allow_private_networks=True, host_spacing_seconds=0),
         categories=categories,
         feeds=feeds,
     )
@@ -67,31 +65,26 @@ def serve_outlets(server: FeedServer, scenario: dict[str, Any], *, with_updates:
         )
 
 
-def poll(config: Config, storage: Storage, now: datetime) -> None:
-    storage.sync_feeds(config.feeds, now)
-    fetcher = Fetcher(FetchLimits.from_polling(config.polling))
-    try:
-        # The poll runs on the scenario's clock too: with the machine's, the next
-        # check times it sets would be relative to another day than due_feeds(now).
-        summary = poll_feeds(
-            storage.due_feeds(now), Updater.from_config(config, storage, fetcher), now=now
-        )
-    finally:
-        fetcher.close()
+def poll(aggregator: Aggregator) -> None:
+    summary = aggregator.update_feeds()
     failed = [o for o in summary.outcomes if o.status == "failed"]
     assert not failed, failed
 
 
 @pytest.fixture
-def polled(scenario: dict[str, Any], storage: Storage) -> Iterator[dict[tuple[str, str], Any]]:
+def polled(
+    scenario: dict[str, Any], storage: Storage, make_aggregator: MakeAggregator
+) -> Iterator[dict[tuple[str, str], Any]]:
     """Poll every outlet twice (first versions, then updates); return rows by (outlet, guid)."""
     with FeedServer() as server:
-        config = scenario_config(scenario, server)
-        now = datetime(2026, 11, 30, tzinfo=UTC)
+        # The scenario's clock, given to everything the polls drive.
+        clock = FixedClock(datetime(2026, 11, 30, tzinfo=UTC))
+        aggregator = make_aggregator(scenario_config(scenario, server), clock=clock)
         serve_outlets(server, scenario, with_updates=False)
-        poll(config, storage, now)
+        poll(aggregator)
         serve_outlets(server, scenario, with_updates=True)
-        poll(config, storage, now + timedelta(hours=1))
+        clock.advance(timedelta(hours=1))
+        poll(aggregator)
         outlet_of = {server.url(f"/{o['id']}"): o["id"] for o in scenario["outlets"]}
         with storage.read() as conn:
             rows = conn.execute(

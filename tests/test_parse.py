@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aggregator.errors import ParseError
-from aggregator.models import Enclosure, FeedData
 from aggregator.parse import parse_feed
+from aggregator.types import Enclosure, FeedData
 from tests.safety import assert_clean_feed
 
 DATA = Path(__file__).parent / "data" / "parse"

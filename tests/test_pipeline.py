@@ -7,11 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from aggregator.fetch import Fetcher, FetchLimits
-from aggregator.models import CategoryConfig, Config, FeedConfig, PollingConfig
-from aggregator.poll import poll_feeds
+from aggregator.config import CategoryConfig, Config, FeedConfig, PollingConfig
 from aggregator.storage import Storage, schema
-from aggregator.update import Updater
+from tests.conftest import MakeAggregator
 from tests.httpserver import FeedServer, RecordedRequest, Response
 
 
@@ -52,21 +50,21 @@ def make_config(server: FeedServer, paths: list[str], tmp_path_db: str) -> Confi
     return Config(
         path="test-feeds.yaml",
         polling=PollingConfig(
-            allow_private_networks=True, timeout_seconds=2.0, connect_timeout_seconds=1.0
+            allow_private_networks=True,
+            timeout_seconds=2.0,
+            connect_timeout_seconds=1.0,
+            per_host=16,
+            host_spacing_seconds=0,
         ),
         categories=CATEGORIES,
         feeds=tuple(FeedConfig(url=server.url(path)) for path in paths),
     )
 
 
-def poll_once(config: Config, storage: Storage, now: datetime) -> dict[str, object]:
-    storage.sync_feeds(config.feeds, now)
-    fetcher = Fetcher(FetchLimits.from_polling(config.polling))
-    try:
-        updater = Updater.from_config(config, storage, fetcher)
-        summary = poll_feeds(storage.due_feeds(now), updater, workers=16, per_host=16, now=now)
-    finally:
-        fetcher.close()
+def poll_once(make: MakeAggregator, config: Config, now: datetime) -> dict[str, object]:
+    """Poll the due feeds of ``config`` at ``now``; the outcomes by feed URL."""
+    aggregator = make(config, clock=lambda: now)
+    summary = aggregator.update_feeds(workers=16)
     return {outcome.url: outcome for outcome in summary.outcomes}
 
 
@@ -92,7 +90,9 @@ FAULTS = {
 }
 
 
-def test_each_fault_marks_only_its_own_feed(server: FeedServer, storage: Storage) -> None:
+def test_each_fault_marks_only_its_own_feed(
+    server: FeedServer, storage: Storage, make_aggregator: MakeAggregator
+) -> None:
     server.route("/good.xml", FeedServer.feed(GOOD))
     server.route("/gzip.xml", FeedServer.feed(rss(("z1", "Zipped")), gzip=True))
     server.route("/moved.xml", FeedServer.redirect("/moved-here.xml", 301))
@@ -102,7 +102,7 @@ def test_each_fault_marks_only_its_own_feed(server: FeedServer, storage: Storage
     paths = ["/good.xml", "/gzip.xml", "/moved.xml", *FAULTS]
     config = make_config(server, paths, "")
     now = datetime.now(UTC)
-    outcomes = poll_once(config, storage, now)
+    outcomes = poll_once(make_aggregator, config, now)
 
     assert outcomes[server.url("/good.xml")].status == "ok"  # type: ignore[attr-defined]
     assert entry_count(storage, server.url("/good.xml")) == 2
@@ -129,17 +129,17 @@ def test_each_fault_marks_only_its_own_feed(server: FeedServer, storage: Storage
 
 
 def test_second_poll_is_conditional_and_writes_nothing(
-    server: FeedServer, storage: Storage
+    server: FeedServer, storage: Storage, make_aggregator: MakeAggregator
 ) -> None:
     server.route("/good.xml", FeedServer.feed(GOOD))
     config = make_config(server, ["/good.xml"], "")
     first_time = datetime.now(UTC)
-    poll_once(config, storage, first_time)
+    poll_once(make_aggregator, config, first_time)
     with storage.read() as conn:
         before = conn.execute(select(schema.entries).order_by(schema.entries.c.id)).all()
 
     second_time = first_time + timedelta(hours=2)
-    outcomes = poll_once(config, storage, second_time)
+    outcomes = poll_once(make_aggregator, config, second_time)
     outcome = outcomes[server.url("/good.xml")]
     assert outcome.status == "not_modified"  # type: ignore[attr-defined]
     second_request = server.requests_for("/good.xml")[-1]
@@ -154,7 +154,7 @@ def test_second_poll_is_conditional_and_writes_nothing(
 
 
 def test_identical_body_without_validators_skips_parsing(
-    server: FeedServer, storage: Storage
+    server: FeedServer, storage: Storage, make_aggregator: MakeAggregator
 ) -> None:
     def no_validators(_request: RecordedRequest) -> Response:
         return Response(200, GOOD, {"Content-Type": "application/rss+xml"})
@@ -162,22 +162,24 @@ def test_identical_body_without_validators_skips_parsing(
     server.route("/plain.xml", no_validators)
     config = make_config(server, ["/plain.xml"], "")
     now = datetime.now(UTC)
-    poll_once(config, storage, now)
-    outcomes = poll_once(config, storage, now + timedelta(hours=1))
+    poll_once(make_aggregator, config, now)
+    outcomes = poll_once(make_aggregator, config, now + timedelta(hours=1))
     assert outcomes[server.url("/plain.xml")].status == "not_modified"  # type: ignore[attr-defined]
     assert entry_count(storage) == 2
 
 
-def test_changed_item_updates_in_place(server: FeedServer, storage: Storage) -> None:
+def test_changed_item_updates_in_place(
+    server: FeedServer, storage: Storage, make_aggregator: MakeAggregator
+) -> None:
     server.route("/good.xml", FeedServer.feed(GOOD, etag='"v1"'))
     config = make_config(server, ["/good.xml"], "")
     now = datetime.now(UTC)
-    poll_once(config, storage, now)
+    poll_once(make_aggregator, config, now)
     server.route(
         "/good.xml",
         FeedServer.feed(rss(("g1", "First story, updated"), ("g2", "Second story")), etag='"v2"'),
     )
-    outcomes = poll_once(config, storage, now + timedelta(hours=1))
+    outcomes = poll_once(make_aggregator, config, now + timedelta(hours=1))
     outcome = outcomes[server.url("/good.xml")]
     assert (outcome.new, outcome.updated) == (0, 1)  # type: ignore[attr-defined]
     with storage.read() as conn:
@@ -186,7 +188,9 @@ def test_changed_item_updates_in_place(server: FeedServer, storage: Storage) -> 
     assert storage.get_feed_by_url(server.url("/good.xml")).etag == '"v2"'  # type: ignore[union-attr]
 
 
-def test_sections_and_sanitized_html_are_stored(server: FeedServer, storage: Storage) -> None:
+def test_sections_and_sanitized_html_are_stored(
+    server: FeedServer, storage: Storage, make_aggregator: MakeAggregator
+) -> None:
     hostile = (
         b'<?xml version="1.0"?><rss version="2.0"><channel><title>H</title>'
         b"<item><title>Navy ship &lt;b&gt;sails&lt;/b&gt;</title><guid>h1</guid>"
@@ -196,7 +200,7 @@ def test_sections_and_sanitized_html_are_stored(server: FeedServer, storage: Sto
         b"<category>Us News</category><category>Weather</category></item></channel></rss>"
     )
     server.route("/h.xml", FeedServer.feed(hostile))
-    poll_once(make_config(server, ["/h.xml"], ""), storage, datetime.now(UTC))
+    poll_once(make_aggregator, make_config(server, ["/h.xml"], ""), datetime.now(UTC))
     with storage.read() as conn:
         entry = conn.execute(select(schema.entries)).one()
         sections = sorted(conn.scalars(select(schema.entry_sections.c.section)))
@@ -208,7 +212,7 @@ def test_sections_and_sanitized_html_are_stored(server: FeedServer, storage: Sto
 
 
 def test_updated_date_stands_in_for_a_missing_published_date(
-    server: FeedServer, storage: Storage
+    server: FeedServer, storage: Storage, make_aggregator: MakeAggregator
 ) -> None:
     atom = (
         b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>'
@@ -217,7 +221,7 @@ def test_updated_date_stands_in_for_a_missing_published_date(
         b"<updated>2026-11-20T08:00:00Z</updated></entry></feed>"
     )
     server.route("/a.xml", FeedServer.feed(atom, content_type="application/atom+xml"))
-    poll_once(make_config(server, ["/a.xml"], ""), storage, datetime.now(UTC))
+    poll_once(make_aggregator, make_config(server, ["/a.xml"], ""), datetime.now(UTC))
     with storage.read() as conn:
         entry = conn.execute(select(schema.entries)).one()
     assert entry.published_at == datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

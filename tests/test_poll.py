@@ -5,13 +5,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import replace
 
-from aggregator.fetch import Fetcher, FetchLimits
-from aggregator.models import Config, FeedConfig, PollingConfig
-from aggregator.poll import poll_feeds
-from aggregator.storage import Storage
-from aggregator.update import Updater
+from aggregator.config import Config, FeedConfig, PollingConfig
+from tests.conftest import MakeAggregator
 from tests.httpserver import FeedServer, RecordedRequest, Response
 
 
@@ -44,39 +41,43 @@ class ConcurrencyProbe:
         return handle
 
 
-def run_poll(storage: Storage, server: FeedServer, count: int, **options: float) -> None:
+def run_poll(
+    make: MakeAggregator, server: FeedServer, count: int, *, polling: PollingConfig
+) -> None:
     config = Config(
         path="poll.yaml",
-        polling=PollingConfig(allow_private_networks=True),
+        polling=replace(polling, allow_private_networks=True),
         feeds=tuple(FeedConfig(url=server.url(f"/f{i}.xml")) for i in range(count)),
     )
-    now = datetime.now(UTC)
-    storage.sync_feeds(config.feeds, now)
-    fetcher = Fetcher(FetchLimits.from_polling(config.polling))
-    try:
-        summary = poll_feeds(
-            storage.due_feeds(now), Updater.from_config(config, storage, fetcher), **options
-        )  # type: ignore[arg-type]
-    finally:
-        fetcher.close()
+    summary = make(config).update_feeds()
     assert summary.count("ok") == count
 
 
-def test_at_most_two_requests_at_once_to_one_host(storage: Storage) -> None:
+def test_at_most_two_requests_at_once_to_one_host(make_aggregator: MakeAggregator) -> None:
     probe = ConcurrencyProbe(delay=0.2)
     with FeedServer() as server:
         for i in range(8):
             server.route(f"/f{i}.xml", probe.handler(i))
-        run_poll(storage, server, 8, workers=16, per_host=2)
+        run_poll(
+            make_aggregator,
+            server,
+            8,
+            polling=PollingConfig(workers=16, per_host=2, host_spacing_seconds=0),
+        )
     assert probe.peak == 2
 
 
-def test_requests_to_one_host_are_spaced(storage: Storage) -> None:
+def test_requests_to_one_host_are_spaced(make_aggregator: MakeAggregator) -> None:
     probe = ConcurrencyProbe(delay=0.0)
     with FeedServer() as server:
         for i in range(4):
             server.route(f"/f{i}.xml", probe.handler(i))
-        run_poll(storage, server, 4, workers=16, per_host=2, host_spacing=0.3)
+        run_poll(
+            make_aggregator,
+            server,
+            4,
+            polling=PollingConfig(workers=16, per_host=2, host_spacing_seconds=0.3),
+        )
     gaps = [b - a for a, b in zip(probe.started, probe.started[1:], strict=False)]
     assert len(gaps) == 3
     assert min(gaps) >= 0.25, gaps

@@ -7,10 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aggregator.fetch import Fetcher, FetchLimits
-from aggregator.models import Config, FeedConfig, FeedState, PollingConfig
+from aggregator.config import Config, FeedConfig, PollingConfig
+from aggregator.core import Aggregator
 from aggregator.storage import Storage
-from aggregator.update import Updater
+from aggregator.types import FeedState
+from aggregator.update import FeedOutcome
+from tests.clock import FixedClock
+from tests.conftest import MakeAggregator
 from tests.httpserver import FeedServer, RecordedRequest, Response
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
@@ -25,15 +28,26 @@ def rss(extra_channel: str = "", guid: str = "1") -> bytes:
     ).encode()
 
 
-def make_updater(storage: Storage, server: FeedServer, path: str) -> tuple[Updater, Fetcher]:
+class Poller:
+    """Polls one source feed at the times a test says, through the front object."""
+
+    def __init__(self, aggregator: Aggregator, clock: FixedClock) -> None:
+        self.aggregator = aggregator
+        self.clock = clock
+
+    def update_feed(self, feed: FeedState, now: datetime) -> FeedOutcome:
+        self.clock.set(now)
+        return self.aggregator.update_feed(feed.id)
+
+
+def make_updater(make: MakeAggregator, server: FeedServer, path: str) -> Poller:
     config = Config(
         path="policy.yaml",
         polling=PollingConfig(allow_private_networks=True, interval_seconds=1800),
         feeds=(FeedConfig(url=server.url(path)),),
     )
-    storage.sync_feeds(config.feeds, NOW)
-    fetcher = Fetcher(FetchLimits.from_polling(config.polling))
-    return Updater.from_config(config, storage, fetcher), fetcher
+    clock = FixedClock(NOW)
+    return Poller(make(config, clock=clock), clock)
 
 
 def feed_at(storage: Storage, server: FeedServer, path: str) -> FeedState:
@@ -43,11 +57,11 @@ def feed_at(storage: Storage, server: FeedServer, path: str) -> FeedState:
 
 
 def test_permanent_redirect_is_followed_only_after_three_sightings(
-    server: FeedServer, storage: Storage
+    server: FeedServer, storage: Storage, make_aggregator: MakeAggregator
 ) -> None:
     server.route("/old.xml", FeedServer.redirect("/new.xml", 301))
     server.route("/new.xml", FeedServer.feed(rss(), etag=None, last_modified=None))
-    updater, fetcher = make_updater(storage, server, "/old.xml")
+    updater = make_updater(make_aggregator, server, "/old.xml")
     for poll in range(1, 4):
         updater.update_feed(feed_at(storage, server, "/old.xml"), NOW + timedelta(hours=poll))
         feed = feed_at(storage, server, "/old.xml")
@@ -57,18 +71,18 @@ def test_permanent_redirect_is_followed_only_after_three_sightings(
     updater.update_feed(feed_at(storage, server, "/old.xml"), NOW + timedelta(hours=4))
     assert len(server.requests_for("/old.xml")) == 3  # the new address is used directly
     assert len(server.requests_for("/new.xml")) == 4
-    fetcher.close()
 
 
-def test_temporary_redirects_change_nothing(server: FeedServer, storage: Storage) -> None:
+def test_temporary_redirects_change_nothing(
+    server: FeedServer, storage: Storage, make_aggregator: MakeAggregator
+) -> None:
     server.route("/old.xml", FeedServer.redirect("/new.xml", 302))
     server.route("/new.xml", FeedServer.feed(rss(), etag=None, last_modified=None))
-    updater, fetcher = make_updater(storage, server, "/old.xml")
+    updater = make_updater(make_aggregator, server, "/old.xml")
     for poll in range(1, 5):
         updater.update_feed(feed_at(storage, server, "/old.xml"), NOW + timedelta(hours=poll))
     feed = feed_at(storage, server, "/old.xml")
     assert (feed.fetch_url, feed.redirect_count, feed.permanent_redirect_url) == (None, 0, None)
-    fetcher.close()
 
 
 @pytest.mark.parametrize(
@@ -86,6 +100,7 @@ def test_temporary_redirects_change_nothing(server: FeedServer, storage: Storage
 def test_publisher_hints_push_the_next_check(
     server: FeedServer,
     storage: Storage,
+    make_aggregator: MakeAggregator,
     channel: str,
     headers: dict[str, str],
     at_least_seconds: int,
@@ -96,28 +111,30 @@ def test_publisher_hints_push_the_next_check(
         return Response(200, body, {"Content-Type": "application/rss+xml", **headers})
 
     server.route("/hinted.xml", handler)
-    updater, fetcher = make_updater(storage, server, "/hinted.xml")
+    updater = make_updater(make_aggregator, server, "/hinted.xml")
     updater.update_feed(feed_at(storage, server, "/hinted.xml"), NOW)
     feed = feed_at(storage, server, "/hinted.xml")
     assert feed.next_check_at is not None
     assert feed.next_check_at - NOW >= timedelta(seconds=at_least_seconds)
     assert feed.next_check_at - NOW <= timedelta(seconds=at_least_seconds * 1.1 + 1)
-    fetcher.close()
 
 
-def test_skip_hours_are_honoured(server: FeedServer, storage: Storage) -> None:
+def test_skip_hours_are_honoured(
+    server: FeedServer, storage: Storage, make_aggregator: MakeAggregator
+) -> None:
     skip = "<skipHours>" + "".join(f"<hour>{h}</hour>" for h in (10, 11, 12)) + "</skipHours>"
     server.route("/skip.xml", FeedServer.feed(rss(skip)))
-    updater, fetcher = make_updater(storage, server, "/skip.xml")
+    updater = make_updater(make_aggregator, server, "/skip.xml")
     updater.update_feed(feed_at(storage, server, "/skip.xml"), NOW)
     feed = feed_at(storage, server, "/skip.xml")
     assert feed.next_check_at == datetime(2026, 11, 30, 13, 0, tzinfo=UTC)
-    fetcher.close()
 
 
-def test_fetch_history_keeps_the_last_twenty(server: FeedServer, storage: Storage) -> None:
+def test_fetch_history_keeps_the_last_twenty(
+    server: FeedServer, storage: Storage, make_aggregator: MakeAggregator
+) -> None:
     server.route("/h.xml", FeedServer.feed(rss(), etag='"v1"'))
-    updater, fetcher = make_updater(storage, server, "/h.xml")
+    updater = make_updater(make_aggregator, server, "/h.xml")
     for poll in range(25):
         updater.update_feed(feed_at(storage, server, "/h.xml"), NOW + timedelta(hours=poll))
     history = storage.fetch_history(feed_at(storage, server, "/h.xml").id)
@@ -127,14 +144,13 @@ def test_fetch_history_keeps_the_last_twenty(server: FeedServer, storage: Storag
     first = storage.fetch_history(feed_at(storage, server, "/h.xml").id)[-1]
     assert first.outcome == "not_modified" and first.http_status == 304
     assert all(a.duration_ms is not None for a in history)
-    fetcher.close()
 
 
 def test_history_records_success_with_counts_and_failures_with_reason(
-    server: FeedServer, storage: Storage
+    server: FeedServer, storage: Storage, make_aggregator: MakeAggregator
 ) -> None:
     server.route("/c.xml", FeedServer.feed(rss(guid="a"), etag='"a"'))
-    updater, fetcher = make_updater(storage, server, "/c.xml")
+    updater = make_updater(make_aggregator, server, "/c.xml")
     updater.update_feed(feed_at(storage, server, "/c.xml"), NOW)
     server.route("/c.xml", FeedServer.status(503, {"Retry-After": "600"}))
     updater.update_feed(feed_at(storage, server, "/c.xml"), NOW + timedelta(hours=1))
@@ -147,4 +163,3 @@ def test_history_records_success_with_counts_and_failures_with_reason(
     )
     assert (failed.outcome, failed.http_status) == ("failed", 503)
     assert failed.error is not None and "503" in failed.error
-    fetcher.close()

@@ -25,25 +25,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from aggregator.models import (
-    CategoryConfig,
-    Config,
-    Enclosure,
-    EntryView,
-    FeedConfig,
-    FeedState,
-    OutputConfig,
-    SiteConfig,
-    StoryCursor,
-    StoryPage,
-    StoryView,
-)
+from aggregator.config import CategoryConfig, Config, FeedConfig, OutputConfig, SiteConfig
+from aggregator.errors import InvalidCursorError
 from aggregator.publish import (
     ALL_KEY,
     FORMATS,
     TITLE_LIMIT,
     FeedDocument,
-    InvalidCursorError,
     Output,
     changed_outputs,
     collect_page,
@@ -59,7 +47,8 @@ from aggregator.publish import (
     version_keys_of,
     xml_safe,
 )
-from aggregator.storage.entries import ALL_SECTIONS
+from aggregator.storage import ALL_SECTIONS
+from aggregator.types import Enclosure, EntryView, FeedState, StoryCursor, StoryPage, StoryView
 from tests.conftest import require_shared, shared_dir
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.config import CONFIG_KEYS, load_config
-from aggregator.models import OutputConfig, PublishConfig
+from aggregator.config import CONFIG_KEYS, OutputConfig, PublishConfig, load_config
 from aggregator.publish import outputs_of
 from tests.test_config import ROOT, errors_of, write
 

@@ -15,8 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.http import http_date, parse_date
 
-from aggregator.fetch import Fetcher, FetchLimits
-from aggregator.models import (
+from aggregator.config import (
     CategoryConfig,
     Config,
     FeedConfig,
@@ -25,12 +24,12 @@ from aggregator.models import (
     PublishConfig,
     SiteConfig,
 )
-from aggregator.poll import PollSummary, feeds_to_poll, poll_feeds
+from aggregator.core import Aggregator
 from aggregator.publish import FORMATS
 from aggregator.storage import Storage
-from aggregator.update import Updater
+from aggregator.update import PollSummary
 from aggregator.web import create_app
-from aggregator.web.feeds import feed_cache
+from aggregator.web.outputs import feed_cache
 from tests.httpserver import FeedServer
 from tests.test_publish import assert_harmless, check_output, entries_of, parse_xml
 
@@ -80,7 +79,9 @@ def make_config(server: FeedServer, feeds: dict[str, str | None], **changes: Any
     config = Config(
         path="feeds.yaml",
         site=SiteConfig(title="Newsroom", base_url="https://news.example.org"),
-        polling=PollingConfig(allow_private_networks=True, interval_seconds=600),
+        polling=PollingConfig(
+            allow_private_networks=True, interval_seconds=600, host_spacing_seconds=0
+        ),
         categories=CATEGORIES,
         feeds=tuple(
             FeedConfig(url=server.url(path), category=category) for path, category in feeds.items()
@@ -92,13 +93,9 @@ def make_config(server: FeedServer, feeds: dict[str, str | None], **changes: Any
 
 def poll_now(config: Config, storage: Storage) -> PollSummary:
     """Poll every feed of the config once through the real pipeline; no feed may fail."""
-    storage.sync_feeds(config.feeds, datetime.now(UTC))
-    fetcher = Fetcher(FetchLimits.from_polling(config.polling))
-    try:
-        updater = Updater.from_config(config, storage, fetcher)
-        summary = poll_feeds(feeds_to_poll(updater, ignore_schedule=True), updater)
-    finally:
-        fetcher.close()
+    with Aggregator(config, storage) as aggregator:
+        aggregator.sync_feeds()
+        summary = aggregator.update_feeds(scheduled=False)
     failed = [outcome for outcome in summary.outcomes if outcome.status == "failed"]
     assert not failed, failed
     return summary
@@ -112,7 +109,7 @@ def app_for(config: Config, storage: Storage, versions_ttl: float = 0) -> Flask:
     """The app; by default it reads the section versions on every request, so a
     test sees a poll's changes at once."""
     settings = {"TESTING": True, "FEEDS_VERSIONS_TTL": versions_ttl}
-    return create_app(config, storage=storage, test_config=settings)
+    return create_app(Aggregator(config, storage), test_config=settings)
 
 
 @pytest.fixture
@@ -338,8 +335,8 @@ def _second_page(client: FlaskClient) -> str:
 def test_new_config_drops_kept_renderings(newsroom: Any) -> None:
     config, app, client = newsroom
     first = client.get("/feeds/all.atom")
-    app.extensions["aggregator"].config = replace(
-        config, site=replace(config.site, title="Renamed Newsroom")
+    app.extensions["aggregator"].aggregator.apply_config(
+        replace(config, site=replace(config.site, title="Renamed Newsroom"))
     )
     second = client.get("/feeds/all.atom")
     assert second.headers["ETag"] != first.headers["ETag"]

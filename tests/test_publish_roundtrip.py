@@ -15,12 +15,13 @@ import feedparser
 import pytest
 from flask.testing import FlaskClient
 
-from aggregator.config import slugify
-from aggregator.models import Config, OutputConfig, PublishConfig, SiteConfig, StoryView
+from aggregator.config import Config, OutputConfig, PublishConfig, SiteConfig, slugify
 from aggregator.publish import FORMATS, outputs_of, plain_line, story_id_uri, story_matches
 from aggregator.storage import Storage
+from aggregator.types import StoryView
 from aggregator.web import create_app
-from tests.conftest import require_shared
+from tests.clock import FixedClock
+from tests.conftest import MakeAggregator, require_shared
 from tests.httpserver import FeedServer
 from tests.newsroom import load_scenario
 from tests.test_newsroom import latest_variants, poll, scenario_config, serve_outlets
@@ -52,7 +53,9 @@ def scenario() -> dict[str, Any]:
 
 
 @pytest.fixture
-def published(scenario: dict[str, Any], storage: Storage) -> Iterator[Published]:
+def published(
+    scenario: dict[str, Any], storage: Storage, make_aggregator: MakeAggregator
+) -> Iterator[Published]:
     with FeedServer() as server:
         config = replace(
             scenario_config(scenario, server),
@@ -60,12 +63,14 @@ def published(scenario: dict[str, Any], storage: Storage) -> Iterator[Published]
             publish=PublishConfig(page_size=PAGE_SIZE),
         )
         config = replace(config, outputs=(CUSTOM,))
-        now = datetime(2026, 11, 30, tzinfo=UTC)
+        clock = FixedClock(datetime(2026, 11, 30, tzinfo=UTC))
+        aggregator = make_aggregator(config, clock=clock)
         serve_outlets(server, scenario, with_updates=False)
-        poll(config, storage, now)
+        poll(aggregator)
         serve_outlets(server, scenario, with_updates=True)
-        poll(config, storage, now + timedelta(hours=1))
-        client = create_app(config, storage=storage).test_client()
+        clock.advance(timedelta(hours=1))
+        poll(aggregator)
+        client = create_app(aggregator).test_client()
         stories = list(storage.list_stories(limit=10_000).stories)
         outlet_of = {server.url(f"/{o['id']}"): o for o in scenario["outlets"]}
         yield Published(scenario, config, storage, client, outlet_of, stories)

@@ -18,16 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import distinct, func, select
 
-from aggregator.models import StoryCursor
-from aggregator.storage import Storage, open_storage, schema
-from aggregator.storage.reader_models import (
-    ALL,
-    STARRED,
-    ReaderPage,
-    feed_scope,
-    section_scope,
-)
-from aggregator.storage.search import fts5_query
+from aggregator.scopes import ALL, STARRED, feed_scope, section_scope
+from aggregator.storage import Storage, fts5_query, open_storage, schema
+from aggregator.types import ReaderPage, StoryCursor
 from tests.test_storage import NOW, add_feeds, make_entry, make_update
 
 LATER = NOW + timedelta(minutes=5)
@@ -313,8 +306,8 @@ def test_search_pages_walk_every_hit_once(storage: Storage) -> None:
 def test_feed_health_and_shared_secret(storage: Storage, db_url: str) -> None:
     feed_a, feed_b = add_feeds(storage, "https://a.example/feed", "https://b.example/feed")
     storage.store_feed_update(make_update(feed_a, make_entry("one"), make_entry("two")))
-    health = {item.feed.id: item for item in storage.feed_health()}
-    assert (health[feed_a].entry_count, health[feed_b].entry_count) == (2, 0)
+    counts = {feed.id: entry_count for feed, entry_count in storage.feed_health()}
+    assert (counts[feed_a], counts[feed_b]) == (2, 0)
     secret = storage.shared_secret("session")
     assert len(secret) == 64
     other = open_storage(db_url)

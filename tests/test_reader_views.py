@@ -10,6 +10,7 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -19,9 +20,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from aggregator.core import Aggregator
 from aggregator.errors import StorageError
-from aggregator.feed_health import feed_status
 from aggregator.storage import Storage
+from aggregator.update import feed_status
 from aggregator.web import create_app
 from aggregator.web.reader import PAGE_SIZE
 from aggregator.web.security import SECURITY_HEADERS
@@ -35,12 +37,14 @@ from tests.safety import assert_safe_html
 @pytest.fixture
 def site(storage: Storage) -> Iterator[Site]:
     with FeedServer() as server:
-        yield build_site(server, storage)
+        built = build_site(server, storage)
+        yield built
+        built.close()
 
 
 @pytest.fixture
 def app(site: Site) -> Flask:
-    return create_app(site.config, storage=site.storage, test_config={"TESTING": True})
+    return create_app(site.aggregator, test_config={"TESTING": True})
 
 
 @pytest.fixture
@@ -299,7 +303,7 @@ def test_feeds_page_shows_each_feeds_health(client: FlaskClient, site: Site) -> 
 
 
 def test_feeds_page_flags_repeated_failures_and_shows_config_errors(
-    app: Flask, client: FlaskClient, site: Site
+    app: Flask, client: FlaskClient, site: Site, tmp_path: Path
 ) -> None:
     broken = site.storage.get_feed_by_url(site.feeds["/broken.xml"])
     assert broken is not None
@@ -311,9 +315,14 @@ def test_feeds_page_flags_repeated_failures_and_shows_config_errors(
     assert "Flagged: failing" in status and "still retried" in status
     assert not css(health, ".config-error")
 
-    app.extensions["aggregator"].config_error = "feeds.yaml:7: unknown key 'urll' in feeds[2]"
-    banner = css(page(client, "/feeds"), ".config-error")
-    assert banner and "feeds.yaml:7: unknown key 'urll'" in banner[0].text_content()
+    # feeds.yaml edited into an error while running: the page says so, with the line.
+    config_file = tmp_path / "feeds.yaml"
+    config_file.write_text("feeds: []\n")
+    watched = Aggregator(replace(site.config, path=str(config_file)), site.storage)
+    config_file.write_text("feeds:\n  - url: https://a.example/feed\n    urll: x\n")
+    assert not watched.reload_config()
+    banner = css(page(create_app(watched).test_client(), "/feeds"), ".config-error")
+    assert banner and f"{config_file}:3: unknown key 'urll'" in banner[0].text_content()
 
     history = page(client, f"/f/{broken.id}/history")
     rows_shown = css(history, "tbody tr")
@@ -333,7 +342,7 @@ def test_pages_walk_the_whole_river_once(storage: Storage) -> None:
         ]  # fmt: skip
         serve_items(site, "/wire.xml", "Wire", items, etag='"many"')
         site.poll(site.now + timedelta(hours=1))
-        app = create_app(site.config, storage=storage, test_config={"TESTING": True})
+        app = create_app(site.aggregator, test_config={"TESTING": True})
         client = app.test_client()
         seen: list[str] = []
         url: str | None = "/"

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from aggregator.models import Config, EntryData, FeedData
+from aggregator.config import Config
 from aggregator.storage import Storage, schema
+from aggregator.types import EntryData, FeedData
 from aggregator.update import Updater
 from tests.test_storage import NOW, add_feeds, make_entry, make_update
 

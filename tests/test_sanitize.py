@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator.sanitize import html_to_text, safe_url, sanitize_html
+from aggregator.process import html_to_text, safe_url, sanitize_html
 from tests.safety import assert_safe_html
 
 BASE = "https://news.example/section/story.html"

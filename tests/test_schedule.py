@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aggregator.schedule import (
+from aggregator.update import (
     Bounds,
     PublisherHints,
     RedirectState,

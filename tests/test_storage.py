@@ -14,15 +14,17 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from aggregator.models import (
-    Enclosure,
-    FeedConfig,
+from aggregator.config import FeedConfig
+from aggregator.storage import (
+    MIGRATIONS,
     FeedFailure,
     FeedUpdate,
     ProcessedEntry,
+    Storage,
+    open_storage,
+    schema,
 )
-from aggregator.storage import Storage, open_storage, schema
-from aggregator.storage.migrations import MIGRATIONS
+from aggregator.types import Enclosure
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 

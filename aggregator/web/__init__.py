@@ -1,7 +1,9 @@
 """The Flask application: web reader, merged feeds and health, as blueprints.
 
-``create_app`` never starts the scheduler: tests, the debug reloader and
-multi-worker servers must not poll twice. ``aggregator serve`` starts it.
+Every view is a thin caller of the front object (``aggregator.core.Aggregator``),
+which the app is given (``create_app(aggregator)``). ``create_app`` never starts the
+background jobs: tests, the debug reloader and multi-worker servers must not poll
+twice. ``aggregator serve`` starts them.
 """
 
 from __future__ import annotations
@@ -11,25 +13,25 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from aggregator.config import database_url, default_config_path, load_config
-from aggregator.models import Config
-from aggregator.storage import Storage, open_storage
+from aggregator.config import Config
+from aggregator.core import Aggregator
 
 EXTENSION_KEY = "aggregator"
 
 
 @dataclass
 class AppState:
-    """What every view needs: the current config and the storage.
+    """What every view needs: the aggregator (and through it the config in force)."""
 
-    ``serve`` replaces ``config`` when feeds.yaml is edited, and sets
-    ``config_error`` while the file on disk is invalid (the last good config
-    stays in force).
-    """
+    aggregator: Aggregator
 
-    config: Config
-    storage: Storage
-    config_error: str | None = None
+    @property
+    def config(self) -> Config:
+        return self.aggregator.config
+
+    @property
+    def config_error(self) -> str | None:
+        return self.aggregator.config_error
 
 
 def state() -> AppState:
@@ -39,30 +41,30 @@ def state() -> AppState:
     return app_state
 
 
+def aggregator() -> Aggregator:
+    """The aggregator the running app serves."""
+    return state().aggregator
+
+
 def create_app(
-    config: Config | None = None,
+    source: Aggregator | None = None,
     *,
-    config_path: str | None = None,
-    storage: Storage | None = None,
     test_config: dict[str, Any] | None = None,
 ) -> Flask:
-    """Build the app for a loaded config (or the one at ``config_path``).
+    """Build the app serving an aggregator (default: the one of ./feeds.yaml or
+    $AGGREGATOR_CONFIG, opened here).
 
-    Raises ConfigErrors for an invalid config and StorageError when the
-    database cannot be opened.
+    Raises ConfigErrors for an invalid config and StorageError when the database
+    cannot be opened.
     """
-    if config is None:
-        config = load_config(config_path or default_config_path())
     app = Flask(__name__, static_folder=None)
     app.config.from_mapping(test_config or {})
-    app.extensions[EXTENSION_KEY] = AppState(
-        config=config, storage=storage or open_storage(database_url(config))
-    )
-    from aggregator.web import feeds, health, metrics, reader, security
+    app.extensions[EXTENSION_KEY] = AppState(source or Aggregator.open())
+    from aggregator.web import health, metrics, outputs, reader, security
 
     security.init_app(app)
     health.init_app(app)
-    feeds.init_app(app)
+    outputs.init_app(app)
     reader.init_app(app)
     metrics.init_app(app)
     return app

@@ -8,20 +8,19 @@ Forms work without JavaScript (the answer is a 303 back to the page, or to the f
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, jsonify, redirect, request, url_for
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response as BaseResponse
 
-from aggregator.storage.reader_models import StoryState
-from aggregator.web import state
+from aggregator.types import StoryState
+from aggregator.web import aggregator, state
 from aggregator.web.errors import wants_json
 from aggregator.web.present import decode_cursor, local_path, parse_scope, positive_int
 
 blueprint = Blueprint("actions", __name__)
 
-StateChange = Callable[[int, datetime], StoryState | None]
+StateChange = Callable[[int], StoryState | None]
 
 
 def _answer(new_state: StoryState | None, story_id: int) -> BaseResponse:
@@ -36,27 +35,27 @@ def _answer(new_state: StoryState | None, story_id: int) -> BaseResponse:
 
 
 def _change(story_id: int, change: StateChange) -> BaseResponse:
-    return _answer(change(story_id, datetime.now(UTC)), story_id)
+    return _answer(change(story_id), story_id)
 
 
 @blueprint.post("/s/<int:story_id>/read")
 def mark_read(story_id: int) -> BaseResponse:
-    return _change(story_id, lambda sid, now: state().storage.set_read(sid, True, now))
+    return _change(story_id, lambda sid: aggregator().mark_read(sid))
 
 
 @blueprint.post("/s/<int:story_id>/unread")
 def mark_unread(story_id: int) -> BaseResponse:
-    return _change(story_id, lambda sid, now: state().storage.set_read(sid, False, now))
+    return _change(story_id, lambda sid: aggregator().mark_read(sid, False))
 
 
 @blueprint.post("/s/<int:story_id>/star")
 def star(story_id: int) -> BaseResponse:
-    return _change(story_id, lambda sid, now: state().storage.set_starred(sid, True, now))
+    return _change(story_id, lambda sid: aggregator().mark_starred(sid))
 
 
 @blueprint.post("/s/<int:story_id>/unstar")
 def unstar(story_id: int) -> BaseResponse:
-    return _change(story_id, lambda sid, now: state().storage.set_starred(sid, False, now))
+    return _change(story_id, lambda sid: aggregator().mark_starred(sid, False))
 
 
 @blueprint.post("/mark-all-read")
@@ -68,9 +67,7 @@ def mark_all_read() -> BaseResponse | Response:
     watermark = positive_int(request.form.get("watermark"), "watermark")
     if scope is None or newest is None or watermark is None:
         raise BadRequest("the form does not say which stories were shown")
-    marked = state().storage.mark_all_read(
-        scope, newest=newest, watermark=watermark, now=datetime.now(UTC)
-    )
+    marked = aggregator().mark_all_read(scope, newest=newest, watermark=watermark)
     if wants_json():
         return jsonify({"scope": scope, "marked": marked})
     return redirect(local_path(request.form.get("next"), url_for("reader.river")), code=303)

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response
 
-from aggregator import metrics
-from aggregator.web import state
+from aggregator.core import METRICS_CONTENT_TYPE
+from aggregator.web import aggregator
 
 blueprint = Blueprint("metrics", __name__)
 
 
 @blueprint.get("/metrics")
 def scrape() -> Response:
-    app_state = state()
-    health = metrics.FeedHealthCollector(
-        lambda: app_state.storage.list_feeds(active_only=True),
-        app_state.config.polling.error_threshold,
-    )
-    return Response(metrics.render(health), content_type=metrics.CONTENT_TYPE)
+    return Response(aggregator().metrics(), content_type=METRICS_CONTENT_TYPE)
 
 
 def init_app(app: Flask) -> None:

@@ -14,18 +14,10 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from werkzeug.exceptions import BadRequest
 
-from aggregator.models import Config, EntryView, StoryCursor
-from aggregator.sanitize import safe_url, sanitize_html
-from aggregator.storage.reader_models import (
-    ALL,
-    STARRED,
-    Highlight,
-    UnreadCounts,
-    feed_scope,
-    scope_feed,
-    scope_section,
-    section_scope,
-)
+from aggregator.config import Config
+from aggregator.process import safe_url, sanitize_html
+from aggregator.scopes import ALL, STARRED, feed_scope, scope_feed, scope_section, section_scope
+from aggregator.types import EntryView, Highlight, StoryCursor, UnreadCounts
 from aggregator.web.assets import static_url
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

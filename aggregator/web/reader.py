@@ -12,17 +12,9 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, render_template, request, url_for
 
-from aggregator.feed_health import feed_status
-from aggregator.models import StoryCursor
-from aggregator.storage.reader_models import (
-    ALL,
-    STARRED,
-    feed_scope,
-    scope_feed,
-    scope_section,
-    section_scope,
-)
-from aggregator.web import state
+from aggregator.scopes import ALL, STARRED, feed_scope, scope_feed, scope_section, section_scope
+from aggregator.types import StoryCursor
+from aggregator.web import aggregator, state
 from aggregator.web.assets import asset_dir
 from aggregator.web.present import (
     article_html,
@@ -49,7 +41,7 @@ blueprint = Blueprint(
 def render_page(template: str, current: str, **context: Any) -> str:
     """Render a page of the reader with its sidebar; ``current`` is the scope shown."""
     app_state = state()
-    counts, feeds = app_state.storage.navigation()
+    counts, feeds = app_state.aggregator.navigation()
     return render_template(
         template,
         site_title=app_state.config.site.title,
@@ -72,9 +64,7 @@ def list_url(scope: str, **params: Any) -> str:
 def list_page(scope: str, heading: str, **context: Any) -> str:
     unread_only = request.args.get("unread") == "1"
     before = decode_cursor(request.args.get("before"))
-    page = state().storage.list_reader_stories(
-        scope, unread_only=unread_only, before=before, limit=PAGE_SIZE
-    )
+    page = aggregator().get_stories(scope, unread_only=unread_only, before=before, limit=PAGE_SIZE)
     # "Mark all read" reaches down from the newest story shown since the first page;
     # older pages carry that position along in ``top``.
     newest = decode_cursor(request.args.get("top"))
@@ -109,10 +99,10 @@ def section(slug: str) -> str:
 
 @blueprint.get("/f/<int:feed_id>")
 def feed(feed_id: int) -> str:
-    found = state().storage.get_feed(feed_id)
+    found = aggregator().get_feed(feed_id)
     if found is None:
         abort(404, "There is no such feed.")
-    status = feed_status(found, state().config.polling.error_threshold)
+    status = aggregator().feed_status(found)
     attention = status.text if status.edit_config else None
     return list_page(feed_scope(feed_id), found.title, feed=found, attention=attention)
 
@@ -124,8 +114,7 @@ def starred() -> str:
 
 @blueprint.get("/s/<int:story_id>")
 def story(story_id: int) -> str:
-    storage = state().storage
-    item = storage.get_reader_story(story_id)
+    item = aggregator().get_story(story_id)
     if item is None:
         abort(404, "There is no such story.")
     scope = parse_scope(request.args.get("in"), state().config) or ALL
@@ -135,7 +124,7 @@ def story(story_id: int) -> str:
         item=item,
         scope=scope,
         back_url=list_url(scope),
-        neighbours=storage.story_neighbours(story_id, scope),
+        neighbours=aggregator().story_neighbours(story_id, scope),
         content=article_html(item.story.lead),
     )
 
@@ -149,9 +138,7 @@ def search() -> str:
     before = positive_int(request.args.get("before"), "page position")
     results = None
     if query:
-        results = state().storage.search_stories(
-            query, section=section, before=before, limit=SEARCH_PAGE_SIZE
-        )
+        results = aggregator().search(query, section=section, before=before, limit=SEARCH_PAGE_SIZE)
     return render_page(
         "search.html",
         section_scope(section) if section else "",
@@ -163,25 +150,19 @@ def search() -> str:
 
 @blueprint.get("/feeds")
 def feeds_health() -> str:
-    app_state = state()
-    threshold = app_state.config.polling.error_threshold
     # Feeds that need the admin first (feed_health's order), then by title.
-    rows = sorted(
-        ((item, feed_status(item.feed, threshold)) for item in app_state.storage.feed_health()),
-        key=lambda row: (row[1].rank, row[0].feed.title.casefold()),
+    return render_page(
+        "feeds.html", "", feeds=aggregator().feed_health(), config_error=state().config_error
     )
-    return render_page("feeds.html", "", feeds=rows, config_error=app_state.config_error)
 
 
 @blueprint.get("/f/<int:feed_id>/history")
 def feed_history(feed_id: int) -> str:
-    storage = state().storage
-    found = storage.get_feed(feed_id)
+    found = aggregator().get_feed(feed_id)
     if found is None:
         abort(404, "There is no such feed.")
-    return render_page(
-        "history.html", feed_scope(feed_id), feed=found, attempts=storage.fetch_history(feed_id)
-    )
+    attempts = aggregator().fetch_history(feed_id)
+    return render_page("history.html", feed_scope(feed_id), feed=found, attempts=attempts)
 
 
 @blueprint.after_request

@@ -67,7 +67,7 @@ def init_app(app: Flask) -> None:
         assert isinstance(app_state, AppState)
         app.config["SECRET_KEY"] = os.environ.get(
             SECRET_KEY_ENV
-        ) or app_state.storage.shared_secret(SECRET_SETTING)
+        ) or app_state.aggregator.shared_secret(SECRET_SETTING)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     # A token lives as long as the browser session: a reader tab left open for a day

@@ -62,3 +62,22 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
+
+
+class FixedClock:
+    """A clock a test sets and moves by hand, for ``Aggregator(clock=...)`` and anything
+    else that takes one: everything the test drives sees the same time."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, now: datetime) -> datetime:
+        self.now = now
+        return now
+
+    def advance(self, by: timedelta) -> datetime:
+        self.now += by
+        return self.now

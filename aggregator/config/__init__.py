@@ -1,0 +1,61 @@
+"""feeds.yaml: loaded and validated into a typed ``Config`` (every problem reported as
+``file:line: message``), and watched for edits while running.
+
+The private modules: _types.py (the Config dataclasses), _load.py (validation),
+_schema.py (the pydantic shape of the file), _values.py (durations, sizes, labels,
+URLs), _yaml.py (ruamel.yaml and line numbers), _watch.py (reloading on edits).
+"""
+
+from aggregator.config._load import (
+    CONFIG_PATH_ENV,
+    DATABASE_URL_ENV,
+    DEFAULT_CONFIG_PATH,
+    RESERVED_SLUGS,
+    database_url,
+    default_config_path,
+    load_config,
+)
+from aggregator.config._schema import CONFIG_KEYS
+from aggregator.config._types import (
+    CategoryConfig,
+    Config,
+    FeedConfig,
+    OutputConfig,
+    PollingConfig,
+    PublishConfig,
+    SiteConfig,
+    StorageConfig,
+)
+from aggregator.config._values import (
+    fold_label,
+    format_duration,
+    parse_duration,
+    parse_size,
+    slugify,
+)
+from aggregator.config._watch import ConfigWatcher
+
+__all__ = [
+    "CONFIG_KEYS",
+    "CONFIG_PATH_ENV",
+    "DATABASE_URL_ENV",
+    "DEFAULT_CONFIG_PATH",
+    "RESERVED_SLUGS",
+    "CategoryConfig",
+    "Config",
+    "ConfigWatcher",
+    "FeedConfig",
+    "OutputConfig",
+    "PollingConfig",
+    "PublishConfig",
+    "SiteConfig",
+    "StorageConfig",
+    "database_url",
+    "default_config_path",
+    "fold_label",
+    "format_duration",
+    "load_config",
+    "parse_duration",
+    "parse_size",
+    "slugify",
+]

@@ -1,0 +1,85 @@
+"""The typed config: what feeds.yaml says, checked and converted (built by _load.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    title: str = "Newsroom"
+    base_url: str = "http://localhost:8000"
+    icon: str | None = None  # absolute http(s) URL of a square icon for the merged feeds
+    websub_hub: str | None = None  # absolute http(s) URL of a WebSub hub to ping
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    # Always an absolute SQLAlchemy URL once loaded (relative sqlite paths are
+    # resolved against the config file's folder).
+    url: str = "sqlite:///aggregator.db"
+    retention_seconds: int | None = 90 * 86400  # None keeps entries forever
+
+
+@dataclass(frozen=True)
+class PollingConfig:
+    interval_seconds: int = 30 * 60
+    allow_private_networks: bool = False
+    workers: int = 16
+    per_host: int = 2
+    timeout_seconds: float = 30.0  # total deadline per fetch
+    connect_timeout_seconds: float = 10.0
+    max_body_bytes: int = 15 * 1024 * 1024
+    min_interval_seconds: int = 5 * 60  # no feed is polled more often, whatever it asks
+    max_interval_seconds: int = 24 * 3600  # nor less often, unless it failed or is gone
+    host_spacing_seconds: float = 1.0  # between two requests to one host
+    error_threshold: int = 3  # consecutive errors before a feed is flagged
+
+
+@dataclass(frozen=True)
+class CategoryConfig:
+    name: str
+    slug: str
+    aliases: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    # For http(s) feeds: the URL as written. For local files: a file:// URL with
+    # an absolute path (resolved against the config file's folder).
+    url: str
+    title: str | None = None
+    category: str | None = None  # a category *name* defined in categories
+    interval_seconds: int | None = None
+    line: int | None = None  # line in feeds.yaml, for messages
+
+
+@dataclass(frozen=True)
+class PublishConfig:
+    page_size: int = 50  # entries per page of a merged feed
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """A custom merged feed, published at /feeds/<name>.atom|.rss|.json."""
+
+    name: str  # URL slug, unique among outputs and category slugs, never "all"
+    title: str
+    description: str | None = None
+    categories: tuple[str, ...] = ()  # category *names*; () means every section
+    include: tuple[str, ...] = ()  # phrases; a story must mention one (none: no filter)
+    exclude: tuple[str, ...] = ()  # phrases; a story mentioning any is left out
+    line: int | None = None  # line in feeds.yaml, for messages
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str  # the feeds.yaml this came from
+    site: SiteConfig = field(default_factory=SiteConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    polling: PollingConfig = field(default_factory=PollingConfig)
+    categories: tuple[CategoryConfig, ...] = ()
+    feeds: tuple[FeedConfig, ...] = ()
+    publish: PublishConfig = field(default_factory=PublishConfig)
+    outputs: tuple[OutputConfig, ...] = ()

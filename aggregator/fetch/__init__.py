@@ -1,0 +1,30 @@
+"""Fetching source feeds: conditional GET, redirects, gzip, size and time limits, and
+the SSRF guard; local files too. The one importer of urllib3 (WebSub pings included).
+
+The private modules: _fetcher.py (the Fetcher), _guard.py (the address guard and the
+deadline, built into urllib3's connections), _decode.py (bounded decompression),
+_errors.py (library exceptions to ours), _ping.py (WebSub hub pings).
+"""
+
+from aggregator.fetch._fetcher import (
+    ACCEPT,
+    USER_AGENT,
+    Fetcher,
+    FetchLimits,
+    FetchResult,
+    fetch_feed,
+)
+from aggregator.fetch._guard import AddressPolicy, is_public_address
+from aggregator.fetch._ping import ping_hub
+
+__all__ = [
+    "ACCEPT",
+    "USER_AGENT",
+    "AddressPolicy",
+    "FetchLimits",
+    "FetchResult",
+    "Fetcher",
+    "fetch_feed",
+    "is_public_address",
+    "ping_hub",
+]

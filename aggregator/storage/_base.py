@@ -1,0 +1,60 @@
+"""The Storage core: engine, transactions, migrations. Domain methods live in mixins."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from aggregator.errors import StorageError
+from aggregator.storage._engine import SQLITE_BEGIN, create_db_engine
+from aggregator.storage._migrations import apply_migrations
+
+
+class StorageBase:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> StorageBase:
+        """Connect to the database at ``url`` and apply pending migrations.
+
+        Raises StorageError when the database cannot be reached or migrated.
+        """
+        storage = cls(create_db_engine(url))
+        storage.migrate()
+        return storage
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations; return the versions applied."""
+        with self.write() as conn:
+            return apply_migrations(conn)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: committed on success, rolled back on any error."""
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as e:
+            raise StorageError(f"database error: {e}") from e
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (a consistent snapshot on both backends)."""
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as e:
+            raise StorageError(f"database error: {e}") from e
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,111 @@
+"""Ordered schema migrations, applied on start inside one write transaction.
+
+Each migration is a function of a connection, numbered; applied versions are
+recorded in ``schema_migrations``. Never edit a migration that has shipped: add
+the next one.
+
+``schema.py`` always describes the current schema. Migration 1 creates whatever
+of it is missing, so a new database gets the current schema at once; every
+later migration must therefore be idempotent (add a column only if missing,
+``CREATE ... IF NOT EXISTS``), because on a new database it runs after
+migration 1 already created its tables and columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Table, inspect, select
+
+from aggregator.storage import schema
+from aggregator.storage._listings import index_all_stories
+
+Migration = Callable[[Connection], None]
+
+
+def _initial_schema(conn: Connection) -> None:
+    tables = [table for table in schema.metadata.sorted_tables if table.name != "schema_migrations"]
+    schema.metadata.create_all(conn, tables=tables, checkfirst=True)
+
+
+def add_column_if_missing(conn: Connection, table: Table, column_name: str) -> None:
+    """ALTER TABLE ... ADD COLUMN for a column of ``schema.py``, unless it exists."""
+    existing = {column["name"] for column in inspect(conn).get_columns(table.name)}
+    if column_name in existing:
+        return
+    column = table.c[column_name]
+    column_type = column.type.compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column_name} {column_type}")
+
+
+def _feed_leases(conn: Connection) -> None:
+    add_column_if_missing(conn, schema.feeds, "lease_owner")
+    add_column_if_missing(conn, schema.feeds, "lease_until")
+
+
+def _reader_state(conn: Connection) -> None:
+    for table in (schema.story_state, schema.story_listings, schema.unread_counts, schema.settings):
+        table.create(conn, checkfirst=True)
+    for statement in schema.STORY_SEARCH_DDL[conn.dialect.name]:
+        conn.exec_driver_sql(statement)
+    # Stories stored before this migration get their listings, counters and search
+    # documents; on a new or already migrated database this changes nothing.
+    index_all_stories(conn)
+
+
+def _polling_history(conn: Connection) -> None:
+    for column in ("publisher_hints", "redirect_target", "redirect_count", "fetch_url"):
+        add_column_if_missing(conn, schema.feeds, column)
+    add_column_if_missing(conn, schema.entries, "source_tags")
+    for index in schema.entries.indexes:
+        if index.name == "ix_entries_feed_seen":
+            index.create(conn, checkfirst=True)
+    for table in (schema.fetch_attempts, schema.pruned_entries):
+        table.create(conn, checkfirst=True)
+
+
+def _story_renderings(conn: Connection) -> None:
+    schema.story_renderings.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[tuple[int, str, Migration]] = [
+    (1, "initial schema: feeds, stories, story keys, entries, sections", _initial_schema),
+    (2, "feed leases, so two pollers never fetch one feed at once", _feed_leases),
+    (3, "reader: read/starred state, listings, unread counters, full-text search", _reader_state),
+    (
+        4,
+        "polling: publisher hints, redirect confirmation, fetch history, retention",
+        _polling_history,
+    ),
+    (5, "merged feeds: stored renderings of each story's entry", _story_renderings),
+]
+
+
+def pending_migrations(conn: Connection) -> list[tuple[int, str, Migration]]:
+    """Return the migrations not yet applied to this database, in order."""
+    if not inspect(conn).has_table("schema_migrations"):
+        return list(MIGRATIONS)
+    applied = set(conn.scalars(select(schema.schema_migrations.c.version)))
+    return [migration for migration in MIGRATIONS if migration[0] not in applied]
+
+
+def apply_migrations(conn: Connection) -> list[int]:
+    """Apply pending migrations on ``conn`` (inside the caller's transaction).
+
+    Returns the versions applied.
+    """
+    if conn.dialect.name == "postgresql":
+        # Two processes starting at once must not both migrate.
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(724011)")
+    schema.schema_migrations.create(conn, checkfirst=True)
+    done = []
+    for version, name, migrate in pending_migrations(conn):
+        migrate(conn)
+        conn.execute(
+            schema.schema_migrations.insert().values(
+                version=version, name=name, applied_at=datetime.now(UTC)
+            )
+        )
+        done.append(version)
+    return done

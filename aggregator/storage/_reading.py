@@ -1,0 +1,286 @@
+"""The web reader's queries: lists with read/starred state, unread counts, search, health.
+
+Every list is a keyset-paged range scan of ``story_listings`` (see schema.py); unread
+counts are read from ``unread_counts``, kept exact by storage/reader_index.py.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, tuple_
+
+from aggregator.scopes import STARRED
+from aggregator.storage import schema
+from aggregator.storage._dialect import dialect_insert
+from aggregator.storage._feeds import feed_state
+from aggregator.storage._listings import chunks, lock_stories, set_listings_unread, sync_listings
+from aggregator.storage._search import SearchMatch, find_matches, split_highlight
+from aggregator.storage._stories import ReadingMixin
+from aggregator.types import (
+    FeedState,
+    Neighbours,
+    ReaderPage,
+    ReaderStory,
+    SearchPage,
+    StoryCursor,
+    StoryState,
+    UnreadCounts,
+)
+
+listings = schema.story_listings
+story_state = schema.story_state
+stories = schema.stories
+
+
+class ReaderMixin(ReadingMixin):
+    # --- lists -------------------------------------------------------------------------
+
+    def list_reader_stories(
+        self,
+        scope: str,
+        *,
+        unread_only: bool = False,
+        before: StoryCursor | None = None,
+        limit: int = 50,
+    ) -> ReaderPage:
+        """Return one page of a list (see reader_models for scopes), newest first.
+
+        Pass the page's ``next_cursor`` as ``before`` for the next page; stories
+        that arrive meanwhile never shift a page.
+        """
+        query = select(listings.c.story_id, listings.c.sort_at).where(listings.c.scope == scope)
+        if unread_only:
+            query = query.where(listings.c.unread.is_(True))
+        if before is not None:
+            # A row-value comparison, so both backends seek the index to the cursor.
+            query = query.where(
+                tuple_(listings.c.sort_at, listings.c.story_id)
+                < tuple_(before.sort_at, before.story_id)
+            )
+        query = query.order_by(listings.c.sort_at.desc(), listings.c.story_id.desc())
+        with self.read() as conn:
+            keys = conn.execute(query.limit(limit + 1)).all()
+            more = len(keys) > limit
+            keys = keys[:limit]
+            loaded = self._reader_stories(conn, [key.story_id for key in keys])
+            watermark = conn.scalar(select(func.max(stories.c.id))) or 0
+        cursor = StoryCursor(keys[-1].sort_at, keys[-1].story_id) if more else None
+        return ReaderPage(scope, tuple(loaded), cursor, int(watermark))
+
+    def get_reader_story(self, story_id: int) -> ReaderStory | None:
+        """Return one story with its state, or None when there is no such story."""
+        with self.read() as conn:
+            found = self._reader_stories(conn, [story_id])
+        return found[0] if found else None
+
+    def story_neighbours(self, story_id: int, scope: str) -> Neighbours:
+        """Return the ids of the stories just newer and just older than this one in a list."""
+        with self.read() as conn:
+            sort_at = conn.scalar(select(stories.c.sort_at).where(stories.c.id == story_id))
+            if sort_at is None:
+                return Neighbours(None, None)
+            position = tuple_(listings.c.sort_at, listings.c.story_id)
+            here = tuple_(sort_at, story_id)
+            base = select(listings.c.story_id).where(listings.c.scope == scope).limit(1)
+            newer = conn.scalar(
+                base.where(position > here).order_by(listings.c.sort_at, listings.c.story_id)
+            )
+            older = conn.scalar(
+                base.where(position < here).order_by(
+                    listings.c.sort_at.desc(), listings.c.story_id.desc()
+                )
+            )
+        return Neighbours(newer, older)
+
+    def search_stories(
+        self,
+        query: str,
+        *,
+        section: str | None = None,
+        before: int | None = None,
+        limit: int = 30,
+    ) -> SearchPage:
+        """Return stories whose title or text matches ``query``, newest arrival first.
+
+        Bare words and "quoted phrases" must all match; ``section`` (a slug) narrows
+        the search. Pass ``next_before`` back as ``before`` for the next page.
+        """
+        with self.read() as conn:
+            matches = find_matches(conn, query, section=section, before=before, limit=limit + 1)
+            more = len(matches) > limit
+            matches = matches[:limit]
+            loaded = self._reader_stories(conn, [match.story_id for match in matches], matches)
+        next_before = matches[-1].story_id if more else None
+        return SearchPage(query, tuple(loaded), next_before)
+
+    # --- state -------------------------------------------------------------------------
+
+    def set_read(self, story_id: int, read: bool, now: datetime) -> StoryState | None:
+        """Mark one story read or unread; return its new state, or None if it does not exist."""
+        with self.write() as conn:
+            if not self._lock_existing(conn, story_id):
+                return None
+            self._upsert_state(conn, [story_id], "read_at", now if read else None)
+            set_listings_unread(conn, [story_id], not read)
+            return self._state(conn, story_id)
+
+    def set_starred(self, story_id: int, starred: bool, now: datetime) -> StoryState | None:
+        """Star or unstar one story; return its new state, or None if it does not exist."""
+        with self.write() as conn:
+            if not self._lock_existing(conn, story_id):
+                return None
+            self._upsert_state(conn, [story_id], "starred_at", now if starred else None)
+            sync_listings(conn, [story_id])  # adds or drops its "starred" listing
+            return self._state(conn, story_id)
+
+    def mark_all_read(
+        self, scope: str, *, newest: StoryCursor, watermark: int, now: datetime
+    ) -> int:
+        """Mark read every unread story of a list up to what the reader was shown.
+
+        ``newest`` is the position of the newest story shown and ``watermark`` the
+        page's watermark: stories listed above ``newest`` or stored after the page
+        was read stay unread. Returns how many stories were marked read.
+        """
+        with self.write() as conn:
+            ids = list(
+                conn.scalars(
+                    select(listings.c.story_id).where(
+                        listings.c.scope == scope,
+                        listings.c.unread.is_(True),
+                        listings.c.story_id <= watermark,
+                        tuple_(listings.c.sort_at, listings.c.story_id)
+                        <= tuple_(newest.sort_at, newest.story_id),
+                    )
+                )
+            )
+            for chunk in chunks(sorted(ids)):
+                lock_stories(conn, chunk)
+                self._upsert_state(conn, chunk, "read_at", now)
+            return set_listings_unread(conn, ids, False)
+
+    def unread_counts(self) -> UnreadCounts:
+        """Return unread stories per scope and the number of starred stories."""
+        with self.read() as conn:
+            return self._unread_counts(conn)
+
+    def navigation(self) -> tuple[UnreadCounts, list[tuple[int, str]]]:
+        """Return what the sidebar shows: unread counts, and (id, title) of active feeds."""
+        feeds = schema.feeds
+        with self.read() as conn:
+            # fetchall and tuple unpacking: hundreds of rows on every page.
+            rows = conn.execute(
+                select(feeds.c.id, feeds.c.config_title, feeds.c.feed_title, feeds.c.url).where(
+                    feeds.c.active.is_(True)
+                )
+            ).all()
+            titles = [(feed_id, config or own or url) for feed_id, config, own, url in rows]
+            return self._unread_counts(conn), titles
+
+    # --- feeds and settings -------------------------------------------------------------
+
+    def feed_health(self) -> list[tuple[FeedState, int]]:
+        """Return every stored feed (ordered by URL) with its number of entries."""
+        entries = schema.entries
+        with self.read() as conn:
+            feeds = conn.execute(select(schema.feeds).order_by(schema.feeds.c.url)).all()
+            counts: dict[int, int] = {
+                row.feed_id: row.entry_count
+                for row in conn.execute(
+                    select(entries.c.feed_id, func.count().label("entry_count")).group_by(
+                        entries.c.feed_id
+                    )
+                )
+            }
+        return [(feed_state(row), counts.get(row.id, 0)) for row in feeds]
+
+    def shared_secret(self, name: str) -> str:
+        """Return the secret stored under ``name``, generating it on first use.
+
+        Every process on the database gets the same value.
+        """
+        settings = schema.settings
+        with self.write() as conn:
+            conn.execute(
+                dialect_insert(conn, settings)
+                .values(name=name, value=secrets.token_hex(32))
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            value = conn.scalar(select(settings.c.value).where(settings.c.name == name))
+        assert isinstance(value, str)
+        return value
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _reader_stories(
+        self,
+        conn: Connection,
+        story_ids: Sequence[int],
+        matches: Sequence[SearchMatch] = (),
+    ) -> list[ReaderStory]:
+        views = self._story_views(conn, list(story_ids))
+        scopes: dict[int, list[str]] = defaultdict(list)
+        unread: set[int] = set()
+        for story_id, scope, is_unread in conn.execute(
+            select(listings.c.story_id, listings.c.scope, listings.c.unread)
+            .where(listings.c.story_id.in_(story_ids))
+            .order_by(listings.c.story_id, listings.c.scope)
+        ).all():
+            scopes[story_id].append(scope)
+            if is_unread:
+                unread.add(story_id)
+        marked = {match.story_id: match for match in matches}
+        result = []
+        for story_id in story_ids:
+            if story_id not in views:
+                continue
+            match = marked.get(story_id)
+            result.append(
+                ReaderStory(
+                    story=views[story_id],
+                    unread=story_id in unread,
+                    starred=STARRED in scopes[story_id],
+                    scopes=tuple(scopes[story_id]),
+                    title_highlight=split_highlight(match.title_marked) if match else (),
+                    snippet_highlight=split_highlight(match.snippet_marked) if match else (),
+                )
+            )
+        return result
+
+    def _unread_counts(self, conn: Connection) -> UnreadCounts:
+        counts = schema.unread_counts
+        rows = conn.execute(select(counts.c.scope, counts.c.unread)).all()
+        by_scope = {scope: unread for scope, unread in rows}
+        starred = conn.scalar(
+            select(func.count()).select_from(listings).where(listings.c.scope == STARRED)
+        )
+        return UnreadCounts(by_scope, int(starred or 0))
+
+    def _lock_existing(self, conn: Connection, story_id: int) -> bool:
+        lock_stories(conn, [story_id])
+        return conn.scalar(select(stories.c.id).where(stories.c.id == story_id)) is not None
+
+    def _upsert_state(
+        self, conn: Connection, story_ids: Sequence[int], column: str, value: datetime | None
+    ) -> None:
+        statement = dialect_insert(conn, story_state).values(
+            [{"story_id": story_id, column: value} for story_id in story_ids]
+        )
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["story_id"], set_={column: getattr(statement.excluded, column)}
+            )
+        )
+
+    def _state(self, conn: Connection, story_id: int) -> StoryState:
+        row: Any = conn.execute(
+            select(story_state).where(story_state.c.story_id == story_id)
+        ).first()
+        read_at = row.read_at if row else None
+        starred_at = row.starred_at if row else None
+        return StoryState(story_id, read_at is None, starred_at is not None, read_at, starred_at)

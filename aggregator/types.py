@@ -1,0 +1,331 @@
+"""The public data types: source feeds as stored, stories and their reports, lists.
+
+Frozen dataclasses of our own, returned by ``Aggregator`` and passed between the
+packages; library objects (feedparser dicts, SQLAlchemy rows, urllib3 responses)
+never cross a package boundary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    url: str  # http(s) only
+    type: str | None = None
+    length: int | None = None
+
+
+@dataclass(frozen=True)
+class EntryData:
+    """One item as the feed gave it. HTML fields are NOT yet sanitized."""
+
+    guid: str | None
+    link: str | None  # absolute http(s) or None
+    title: str  # plain text (tags stripped, entities decoded)
+    summary_html: str  # HTML (plain text summaries are escaped into HTML)
+    content_html: str  # HTML; "" when the feed has no full content
+    author: str | None = None
+    published: datetime | None = None  # timezone-aware UTC
+    updated: datetime | None = None  # timezone-aware UTC
+    tags: tuple[str, ...] = ()
+    enclosures: tuple[Enclosure, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeedData:
+    """A parsed feed. Text fields are plain text, free of XML-illegal characters."""
+
+    url: str  # where it was fetched from (final URL)
+    title: str | None
+    link: str | None  # the site's home page
+    subtitle: str | None = None
+    ttl_minutes: int | None = None
+    skip_hours: tuple[int, ...] = ()
+    skip_days: tuple[str, ...] = ()
+    update_period: str | None = None  # sy:updatePeriod
+    update_frequency: int | None = None  # sy:updateFrequency
+    entries: tuple[EntryData, ...] = ()
+    # Problems that did not stop parsing (feedparser's "bozo" reason).
+    warning: str | None = None
+
+
+# Codes in the order feeds are listed: what needs the admin first.
+GONE, MOVED, FLAGGED, FAILING, INACTIVE, NEW, OK = (
+    "GONE",
+    "MOVED",
+    "FLAGGED",
+    "failing",
+    "inactive",
+    "new",
+    "ok",
+)
+_RANK = {code: rank for rank, code in enumerate((GONE, MOVED, FLAGGED, FAILING, INACTIVE, NEW, OK))}
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    code: str  # one of the codes above: the word `aggregator feeds` prints
+    text: str  # the sentence the feeds page shows
+    edit_config: bool  # the admin should edit the feed's entry in feeds.yaml (⚠)
+
+    @property
+    def rank(self) -> int:
+        """Sort key: feeds needing the admin first."""
+        return _RANK[self.code]
+
+    @property
+    def needs_attention(self) -> bool:
+        """Gone, moved, flagged or failing: counted as needing attention."""
+        return self.code in (GONE, MOVED, FLAGGED, FAILING)
+
+    @property
+    def warn(self) -> bool:
+        """Worth a ⚠: the config needs an edit, or the feed keeps failing."""
+        return self.edit_config or self.code == FLAGGED
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """A feed as stored: its config and its polling state."""
+
+    id: int
+    url: str
+    config_title: str | None
+    category: str | None  # default section name
+    interval_seconds: int | None
+    active: bool
+    feed_title: str | None
+    site_url: str | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    permanent_redirect_url: str | None
+    last_fetched_at: datetime | None
+    last_success_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+    error_count: int
+    gone: bool
+    retry_after_until: datetime | None
+    next_check_at: datetime | None
+    # Where to fetch from: a permanent redirect seen 3 times in a row, else url.
+    fetch_url: str | None = None
+    redirect_target: str | None = None  # last permanent redirect target seen...
+    redirect_count: int = 0  # ...this many times in a row
+    publisher_hints: dict[str, Any] | None = None  # ttl, skipHours, ... as last seen
+
+    @property
+    def title(self) -> str:
+        return self.config_title or self.feed_title or self.url
+
+    @property
+    def effective_url(self) -> str:
+        return self.fetch_url or self.url
+
+
+@dataclass(frozen=True)
+class FetchAttempt:
+    """One poll of a feed, as kept in its history."""
+
+    attempted_at: datetime
+    outcome: str  # ok, not_modified, failed
+    http_status: int | None
+    duration_ms: int | None
+    bytes: int | None
+    new_entries: int
+    updated_entries: int
+    error: str | None
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """A stored entry with its feed, as the reader and the publisher show it."""
+
+    id: int
+    story_id: int
+    feed_id: int
+    feed_title: str
+    feed_url: str
+    feed_site_url: str | None
+    guid: str | None
+    link: str | None
+    title: str
+    summary_html: str  # sanitized
+    content_html: str  # sanitized
+    summary_text: str
+    author: str | None
+    published: datetime | None
+    updated: datetime | None  # the source's own updated date
+    first_seen_at: datetime
+    changed_at: datetime
+    sort_at: datetime
+    tags: tuple[str, ...]
+    enclosures: tuple[Enclosure, ...]
+    sections: tuple[str, ...]  # category slugs
+
+
+@dataclass(frozen=True)
+class StoryView:
+    """A story: its first report (lead) and the other feeds' reports of it."""
+
+    id: int
+    sort_at: datetime
+    changed_at: datetime
+    lead: EntryView
+    others: tuple[EntryView, ...]  # "also reported by", oldest first
+    sections: tuple[str, ...]
+
+    @property
+    def stamp(self) -> str:
+        """story_stamp of this story: changes whenever what a feed shows of it may."""
+        return story_stamp(
+            self.id,
+            self.sort_at,
+            self.changed_at,
+            self.sections,
+            (
+                (e.id, e.feed_id, e.feed_title, e.feed_url, e.feed_site_url)
+                for e in (self.lead, *self.others)
+            ),
+        )
+
+
+# One report of a story as story_stamp sees it: entry id, feed id, the feed's title
+# (as shown), URL and site URL.
+ReportStamp = tuple[int, int, str, str, str | None]
+
+
+def story_stamp(
+    story_id: int,
+    sort_at: datetime,
+    changed_at: datetime,
+    sections: tuple[str, ...],
+    reports: Iterable[ReportStamp],
+) -> str:
+    """A digest of everything a published entry is made from, lead report first.
+
+    The entries' own text is covered by the story's ``changed_at``, which storage
+    moves with every change of any of its entries; the feeds' names and addresses,
+    the story's sections and which reports it has are in the digest themselves.
+    Stored renderings of a story are reused while its stamp is unchanged. Stable
+    across processes.
+    """
+    parts = (story_id, sort_at.timestamp(), changed_at.timestamp(), sections, *reports)
+    return hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoryCursor:
+    """Keyset position: stories strictly older than this one come next."""
+
+    sort_at: datetime
+    story_id: int
+
+
+@dataclass(frozen=True)
+class StoryPage:
+    stories: tuple[StoryView, ...]
+    next_cursor: StoryCursor | None  # None on the last page
+
+
+@dataclass(frozen=True)
+class StoryRef:
+    """What a merged-feed page needs of a story whose entry may be rendered already."""
+
+    id: int
+    sort_at: datetime
+    changed_at: datetime
+    stamp: str  # story_stamp
+    # (stamp, body) of the story's stored rendering, when asked for and there is one
+    # (it is stale when its stamp differs from ``stamp``).
+    stored: tuple[str, bytes] | None = None
+
+
+@dataclass(frozen=True)
+class StoryRefPage:
+    refs: tuple[StoryRef, ...]
+    next_cursor: StoryCursor | None  # None on the last page
+
+
+# (text, is_match) pieces of a highlighted title or snippet, in order.
+Highlight = tuple[tuple[str, bool], ...]
+
+
+@dataclass(frozen=True)
+class ReaderStory:
+    """A story as one reader sees it: its reports and its read/starred state."""
+
+    story: StoryView
+    unread: bool
+    starred: bool
+    # Scopes it is listed in, so a page can update its sidebar counts in place.
+    scopes: tuple[str, ...] = ()
+    # Search pages only: the lead's title and a body excerpt with the matches marked.
+    title_highlight: Highlight = ()
+    snippet_highlight: Highlight = ()
+
+
+@dataclass(frozen=True)
+class ReaderPage:
+    """One page of a list, newest first."""
+
+    scope: str
+    stories: tuple[ReaderStory, ...]
+    next_cursor: StoryCursor | None  # None on the last page
+    # The newest story id that existed when the page was read. "Mark all read" passes it
+    # back, so stories that arrive after the page was shown stay unread.
+    watermark: int
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of search hits, newest arrival first."""
+
+    query: str
+    stories: tuple[ReaderStory, ...]
+    next_before: int | None  # pass as ``before`` for the next page; None on the last
+
+
+@dataclass(frozen=True)
+class StoryState:
+    """Read and starred state of one story."""
+
+    story_id: int
+    unread: bool
+    starred: bool
+    read_at: datetime | None = None
+    starred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The stories next to one in a list: newer (above) and older (below) it."""
+
+    newer: int | None
+    older: int | None
+
+
+@dataclass(frozen=True)
+class UnreadCounts:
+    """Unread stories per list, for the sidebar."""
+
+    by_scope: dict[str, int] = field(default_factory=dict)
+    starred_total: int = 0
+
+    def of(self, scope: str) -> int:
+        return max(self.by_scope.get(scope, 0), 0)
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    """A feed with what its health page shows beyond its state."""
+
+    feed: FeedState
+    entry_count: int
+    status: FeedStatus
