@@ -1,14 +1,18 @@
-"""The Storage core: engine, transactions, migrations. Domain methods live in mixins."""
+"""The Storage core: engine, transactions, migrations and shared settings. Domain
+methods live in mixins."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.errors import StorageError
+from aggregator.storage import schema
+from aggregator.storage._dialect import dialect_insert
 from aggregator.storage._engine import SQLITE_BEGIN, create_db_engine
 from aggregator.storage._migrations import apply_migrations
 
@@ -58,3 +62,19 @@ class StorageBase:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def shared_secret(self, name: str) -> str:
+        """Return the secret stored under ``name``, generating it on first use.
+
+        Every process on the database gets the same value.
+        """
+        settings = schema.settings
+        with self.write() as conn:
+            conn.execute(
+                dialect_insert(conn, settings)
+                .values(name=name, value=secrets.token_hex(32))
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            value = conn.scalar(select(settings.c.value).where(settings.c.name == name))
+        assert isinstance(value, str)
+        return value

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Integer, Table, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -34,3 +34,16 @@ def in_ids(
     if dialect == "postgresql":
         return column == any_(bindparam(name, value, type_=ARRAY(Integer)))
     return column.in_(bindparam(name, value, expanding=True))
+
+
+# Values per IN (...) list or multi-row VALUES: well under SQLite's bound-parameter
+# limit, and few enough that PostgreSQL plans each statement quickly.
+IN_CHUNK = 500
+_Item = TypeVar("_Item")
+
+
+def chunked(items: Sequence[_Item], size: int = IN_CHUNK) -> Iterator[Sequence[_Item]]:
+    """The items in consecutive slices of at most ``size``: the one way we split long
+    id lists and row lists across statements."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -6,13 +6,17 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Insert, delete, insert, select, update
+from sqlalchemy import Connection, Insert, delete, func, insert, select, update
 
 from aggregator.storage import schema
 from aggregator.storage._base import StorageBase
-from aggregator.storage._dialect import dialect_insert
+from aggregator.storage._dialect import chunked, dialect_insert
+from aggregator.storage._filing import Refile, filing_batch, refile_batch
 from aggregator.storage._history import record_attempt
 from aggregator.storage._listings import index_stories
+from aggregator.storage._retention import BATCH as PRUNE_BATCH
+from aggregator.storage._retention import prune_batch, pruned_among
+from aggregator.storage._sections import bump_versions, rebuild_story_sections
 from aggregator.storage._types import FeedUpdate, ProcessedEntry, StoreResult
 from aggregator.types import FetchAttempt
 
@@ -23,12 +27,10 @@ story_keys = schema.story_keys
 entry_sections = schema.entry_sections
 story_sections = schema.story_sections
 section_versions = schema.section_versions
-ALL_SECTIONS = "*"  # the version key of outputs that show every section
 
 # A published date this far past the fetch is a publisher's clock error or a
 # scheduled post; it must not pin the entry to the top of the river.
 FUTURE_TOLERANCE = timedelta(hours=1)
-_IN_CHUNK = 500  # bind parameters per IN (...) list, well under SQLite's limit
 
 
 def sort_time(published: datetime | None, first_seen_at: datetime) -> datetime:
@@ -63,48 +65,59 @@ def _inserted_id(conn: Connection, statement: Insert) -> int:
     return int(key[0])
 
 
-def bump_versions(conn: Connection, sections: set[str], now: datetime) -> None:
-    """Mark these sections and "*" (everything) as changed, for cached published outputs."""
-    keys = sorted(sections | {ALL_SECTIONS})
-    conn.execute(
-        dialect_insert(conn, section_versions)
-        .values([{"section": key, "version": 1, "changed_at": now} for key in keys])
-        .on_conflict_do_update(
-            index_elements=["section"],
-            set_={"version": section_versions.c.version + 1, "changed_at": now},
-        )
-    )
-
-
-def rebuild_story_sections(conn: Connection, story_id: int) -> None:
-    """Make a story's sections the union of its entries' sections again."""
-    sort_at = conn.scalar(select(stories.c.sort_at).where(stories.c.id == story_id))
-    conn.execute(delete(story_sections).where(story_sections.c.story_id == story_id))
-    sections = conn.scalars(
-        select(entry_sections.c.section)
-        .join(entries)
-        .where(entries.c.story_id == story_id)
-        .distinct()
-    ).all()
-    if sections:
-        conn.execute(
-            insert(story_sections),
-            [{"story_id": story_id, "section": s, "sort_at": sort_at} for s in sorted(sections)],
-        )
-
-
 class EntriesMixin(StorageBase):
     def get_entry_hashes(self, feed_id: int, identities: list[str]) -> dict[str, str]:
         """Return identity -> content hash for the given entries already stored."""
         found: dict[str, str] = {}
         with self.read() as conn:
-            for start in range(0, len(identities), _IN_CHUNK):
-                chunk = identities[start : start + _IN_CHUNK]
+            for chunk in chunked(identities):
                 query = select(entries.c.identity, entries.c.content_hash).where(
                     entries.c.feed_id == feed_id, entries.c.identity.in_(chunk)
                 )
                 found.update({row.identity: row.content_hash for row in conn.execute(query)})
         return found
+
+    def count_entries_since(self, feed_id: int, since: datetime) -> int:
+        """How many entries of a feed were first seen after ``since`` (its publishing rate)."""
+        query = select(func.count()).where(
+            entries.c.feed_id == feed_id, entries.c.first_seen_at >= since
+        )
+        with self.read() as conn:
+            return int(conn.scalar(query) or 0)
+
+    def refile_entries(self, sections_of: Refile, now: datetime) -> int:
+        """Recompute every entry's sections with ``sections_of``; return how many changed.
+
+        Works in batches of entries, each its own transaction; stories, reader
+        listings and published outputs follow the entries that changed.
+        """
+        changed = last_id = 0
+        while True:
+            with self.write() as conn:
+                rows = filing_batch(conn, last_id)
+                if not rows:
+                    return changed
+                last_id = rows[-1].id
+                changed += refile_batch(conn, rows, sections_of, now)
+
+    def prune_entries(self, older_than: datetime, now: datetime) -> int:
+        """Remove entries first seen before ``older_than`` unless their story is starred.
+
+        Returns how many entries were removed. Works in batches, each its own
+        transaction, so readers and pollers are never held up long.
+        """
+        removed = 0
+        while True:
+            with self.write() as conn:
+                batch = prune_batch(conn, older_than, now)
+            removed += batch
+            if batch < PRUNE_BATCH:
+                return removed
+
+    def pruned_identities(self, feed_id: int, identities: list[str]) -> set[str]:
+        """Return which of these identities were removed by retention from this feed."""
+        with self.read() as conn:
+            return pruned_among(conn, feed_id, identities)
 
     def store_feed_update(self, feed_update: FeedUpdate) -> StoreResult:
         """Write a successful poll: its entries and the feed's new validators, atomically.

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, or_, select, update
+from sqlalchemy import Row, func, or_, select, update
 
 from aggregator.config import FeedConfig
 from aggregator.storage import schema
 from aggregator.storage._base import StorageBase
-from aggregator.storage._history import record_attempt
+from aggregator.storage._history import read_history, record_attempt
 from aggregator.storage._types import FeedFailure
 from aggregator.types import FeedState, FetchAttempt
 
@@ -117,6 +117,11 @@ class FeedsMixin(StorageBase):
                 conn.execute(
                     update(feeds).where(feeds.c.id.in_(gone_from_config)).values(active=False)
                 )
+
+    def fetch_history(self, feed_id: int) -> list[FetchAttempt]:
+        """Return a feed's last attempts, newest first."""
+        with self.read() as conn:
+            return read_history(conn, feed_id)
 
     def list_feeds(self, *, active_only: bool = False) -> list[FeedState]:
         """Return stored feeds ordered by URL."""
@@ -259,3 +264,18 @@ class FeedsMixin(StorageBase):
                     error=failure.error,
                 ),
             )
+
+    def feed_health(self) -> list[tuple[FeedState, int]]:
+        """Return every stored feed (ordered by URL) with its number of entries."""
+        entries = schema.entries
+        with self.read() as conn:
+            feeds = conn.execute(select(schema.feeds).order_by(schema.feeds.c.url)).all()
+            counts: dict[int, int] = {
+                row.feed_id: row.entry_count
+                for row in conn.execute(
+                    select(entries.c.feed_id, func.count().label("entry_count")).group_by(
+                        entries.c.feed_id
+                    )
+                )
+            }
+        return [(feed_state(row), counts.get(row.id, 0)) for row in feeds]

@@ -1,18 +1,14 @@
-"""Fetch history per feed and publishing-rate queries for the scheduler."""
+"""Fetch history per source feed: the last 20 attempts, written with each poll."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, insert, select
 
 from aggregator.storage import schema
-from aggregator.storage._base import StorageBase
 from aggregator.types import FetchAttempt
 
 HISTORY_LENGTH = 20
 attempts = schema.fetch_attempts
-entries = schema.entries
 
 
 def record_attempt(conn: Connection, feed_id: int, attempt: FetchAttempt) -> None:
@@ -43,33 +39,23 @@ def record_attempt(conn: Connection, feed_id: int, attempt: FetchAttempt) -> Non
     )
 
 
-class HistoryMixin(StorageBase):
-    def fetch_history(self, feed_id: int) -> list[FetchAttempt]:
-        """Return a feed's last attempts, newest first."""
-        query = (
-            select(attempts)
-            .where(attempts.c.feed_id == feed_id)
-            .order_by(attempts.c.attempted_at.desc(), attempts.c.id.desc())
+def read_history(conn: Connection, feed_id: int) -> list[FetchAttempt]:
+    """A feed's last attempts, newest first."""
+    query = (
+        select(attempts)
+        .where(attempts.c.feed_id == feed_id)
+        .order_by(attempts.c.attempted_at.desc(), attempts.c.id.desc())
+    )
+    return [
+        FetchAttempt(
+            attempted_at=row.attempted_at,
+            outcome=row.outcome,
+            http_status=row.http_status,
+            duration_ms=row.duration_ms,
+            bytes=row.bytes,
+            new_entries=row.new_entries,
+            updated_entries=row.updated_entries,
+            error=row.error,
         )
-        with self.read() as conn:
-            return [
-                FetchAttempt(
-                    attempted_at=row.attempted_at,
-                    outcome=row.outcome,
-                    http_status=row.http_status,
-                    duration_ms=row.duration_ms,
-                    bytes=row.bytes,
-                    new_entries=row.new_entries,
-                    updated_entries=row.updated_entries,
-                    error=row.error,
-                )
-                for row in conn.execute(query)
-            ]
-
-    def count_entries_since(self, feed_id: int, since: datetime) -> int:
-        """How many entries of a feed were first seen after ``since`` (its publishing rate)."""
-        query = select(func.count()).where(
-            entries.c.feed_id == feed_id, entries.c.first_seen_at >= since
-        )
-        with self.read() as conn:
-            return int(conn.scalar(query) or 0)
+        for row in conn.execute(query)
+    ]

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, delete, select, text, update
 from aggregator.process import html_to_text
 from aggregator.scopes import ALL, STARRED, feed_scope, section_scope
 from aggregator.storage import schema
-from aggregator.storage._dialect import dialect_insert
+from aggregator.storage._dialect import chunked, dialect_insert
 from aggregator.storage._search import MATCH_END, MATCH_START
 
 entries = schema.entries
@@ -35,15 +35,9 @@ story_state = schema.story_state
 story_listings = schema.story_listings
 unread_counts = schema.unread_counts
 
-CHUNK = 500  # ids per IN (...) list
 # A story's search document is cut here: enough for any article, and PostgreSQL
 # refuses tsvectors over 1 MB.
 SEARCH_BODY_CHARS = 60_000
-
-
-def chunks(ids: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
 
 
 def lock_stories(conn: Connection, story_ids: Sequence[int]) -> None:
@@ -66,8 +60,8 @@ def lock_stories(conn: Connection, story_ids: Sequence[int]) -> None:
 def apply_unread_deltas(conn: Connection, deltas: Counter[str]) -> None:
     """Add ``deltas`` (scope -> change) to the unread counters."""
     rows = [{"scope": scope, "unread": delta} for scope, delta in sorted(deltas.items()) if delta]
-    for start in range(0, len(rows), CHUNK):
-        statement = dialect_insert(conn, unread_counts).values(rows[start : start + CHUNK])
+    for chunk in chunked(rows):
+        statement = dialect_insert(conn, unread_counts).values(chunk)
         conn.execute(
             statement.on_conflict_do_update(
                 index_elements=["scope"],
@@ -83,7 +77,7 @@ def set_listings_unread(conn: Connection, story_ids: Sequence[int], unread: bool
     """
     deltas: Counter[str] = Counter()
     changed = 0
-    for chunk in chunks(list(story_ids)):
+    for chunk in chunked(list(story_ids)):
         rows = conn.execute(
             update(story_listings)
             .where(story_listings.c.story_id.in_(chunk), story_listings.c.unread.is_(not unread))
@@ -100,7 +94,7 @@ def set_listings_unread(conn: Connection, story_ids: Sequence[int], unread: bool
 def index_stories(conn: Connection, story_ids: Iterable[int]) -> None:
     """Bring the listings, unread counters and search documents of these stories up to date."""
     ids = sorted(set(story_ids))
-    for chunk in chunks(ids):
+    for chunk in chunked(ids):
         sync_listings(conn, chunk)
         _sync_search_documents(conn, chunk)
 
@@ -163,10 +157,10 @@ def sync_listings(conn: Connection, ids: Sequence[int]) -> None:
         for (story_id, scope), sort_at in desired.items()
         if (story_id, scope) not in existing
     ]
-    for start in range(0, len(missing), CHUNK):
+    for chunk in chunked(missing):
         inserted = conn.execute(
             dialect_insert(conn, story_listings)
-            .values(missing[start : start + CHUNK])
+            .values(chunk)
             .on_conflict_do_nothing(index_elements=["story_id", "scope"])
             .returning(story_listings.c.scope, story_listings.c.unread)
         )

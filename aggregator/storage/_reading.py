@@ -6,7 +6,6 @@ counts are read from ``unread_counts``, kept exact by storage/reader_index.py.
 
 from __future__ import annotations
 
-import secrets
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -16,13 +15,12 @@ from sqlalchemy import Connection, func, select, tuple_
 
 from aggregator.scopes import STARRED
 from aggregator.storage import schema
-from aggregator.storage._dialect import dialect_insert
-from aggregator.storage._feeds import feed_state
-from aggregator.storage._listings import chunks, lock_stories, set_listings_unread, sync_listings
+from aggregator.storage._base import StorageBase
+from aggregator.storage._dialect import chunked, dialect_insert
+from aggregator.storage._listings import lock_stories, set_listings_unread, sync_listings
 from aggregator.storage._search import SearchMatch, find_matches, split_highlight
-from aggregator.storage._stories import ReadingMixin
+from aggregator.storage._stories import story_views
 from aggregator.types import (
-    FeedState,
     Neighbours,
     ReaderPage,
     ReaderStory,
@@ -37,7 +35,9 @@ story_state = schema.story_state
 stories = schema.stories
 
 
-class ReaderMixin(ReadingMixin):
+class ReadingMixin(StorageBase):
+    """The reader's lists, read and starred state, unread counts and search."""
+
     # --- lists -------------------------------------------------------------------------
 
     def list_reader_stories(
@@ -159,7 +159,7 @@ class ReaderMixin(ReadingMixin):
                     )
                 )
             )
-            for chunk in chunks(sorted(ids)):
+            for chunk in chunked(sorted(ids)):
                 lock_stories(conn, chunk)
                 self._upsert_state(conn, chunk, "read_at", now)
             return set_listings_unread(conn, ids, False)
@@ -182,39 +182,6 @@ class ReaderMixin(ReadingMixin):
             titles = [(feed_id, config or own or url) for feed_id, config, own, url in rows]
             return self._unread_counts(conn), titles
 
-    # --- feeds and settings -------------------------------------------------------------
-
-    def feed_health(self) -> list[tuple[FeedState, int]]:
-        """Return every stored feed (ordered by URL) with its number of entries."""
-        entries = schema.entries
-        with self.read() as conn:
-            feeds = conn.execute(select(schema.feeds).order_by(schema.feeds.c.url)).all()
-            counts: dict[int, int] = {
-                row.feed_id: row.entry_count
-                for row in conn.execute(
-                    select(entries.c.feed_id, func.count().label("entry_count")).group_by(
-                        entries.c.feed_id
-                    )
-                )
-            }
-        return [(feed_state(row), counts.get(row.id, 0)) for row in feeds]
-
-    def shared_secret(self, name: str) -> str:
-        """Return the secret stored under ``name``, generating it on first use.
-
-        Every process on the database gets the same value.
-        """
-        settings = schema.settings
-        with self.write() as conn:
-            conn.execute(
-                dialect_insert(conn, settings)
-                .values(name=name, value=secrets.token_hex(32))
-                .on_conflict_do_nothing(index_elements=["name"])
-            )
-            value = conn.scalar(select(settings.c.value).where(settings.c.name == name))
-        assert isinstance(value, str)
-        return value
-
     # --- helpers -----------------------------------------------------------------------
 
     def _reader_stories(
@@ -223,7 +190,7 @@ class ReaderMixin(ReadingMixin):
         story_ids: Sequence[int],
         matches: Sequence[SearchMatch] = (),
     ) -> list[ReaderStory]:
-        views = self._story_views(conn, list(story_ids))
+        views = story_views(conn, list(story_ids))
         scopes: dict[int, list[str]] = defaultdict(list)
         unread: set[int] = set()
         for story_id, scope, is_unread in conn.execute(

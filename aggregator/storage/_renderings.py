@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.storage import schema
 from aggregator.storage._base import StorageBase
-from aggregator.storage._dialect import dialect_insert, in_ids
+from aggregator.storage._dialect import chunked, dialect_insert, in_ids
 from aggregator.storage._engine import SQLITE_BEGIN, SQLITE_BUSY_TIMEOUT_MS
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,6 @@ stories = schema.stories
 # How long a write of renderings waits for another writer (a poll) before giving
 # up: it runs while a subscriber waits for the page, which it does not need.
 SAVE_WAIT_MS = 200
-_IN_CHUNK = 500  # bind parameters per IN (...) list
 
 
 class RenderingsMixin(StorageBase):
@@ -38,14 +37,10 @@ class RenderingsMixin(StorageBase):
         a format, rendered in ``context``."""
         found: dict[int, tuple[str, bytes]] = {}
         with self.read() as conn:
-            for start in range(0, len(story_ids), _IN_CHUNK):
+            for chunk in chunked(story_ids):
                 rows = conn.execute(
                     select(renderings.c.story_id, renderings.c.stamp, renderings.c.body).where(
-                        in_ids(
-                            conn.dialect.name,
-                            renderings.c.story_id,
-                            story_ids[start : start + _IN_CHUNK],
-                        ),
+                        in_ids(conn.dialect.name, renderings.c.story_id, chunk),
                         renderings.c.format == fmt,
                         renderings.c.context == context,
                     )

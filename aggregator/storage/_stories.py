@@ -1,4 +1,5 @@
-"""Queries for the reader and the publisher: stories in river order, keyset-paged."""
+"""Stories read back in river order, keyset-paged: whole (StoryView) for the reader
+and filtered outputs, or as references (StoryRef) for the merged feeds' pages."""
 
 from __future__ import annotations
 
@@ -78,7 +79,9 @@ def _page_keys_query(
     return query.order_by(sort_col.desc(), id_col.desc()).limit(limit)
 
 
-class ReadingMixin(StorageBase):
+class StoriesMixin(StorageBase):
+    """Stories read back for the merged feeds: pages of story views or references."""
+
     def list_stories(
         self,
         *,
@@ -95,7 +98,7 @@ class ReadingMixin(StorageBase):
             keys = conn.execute(_page_keys_query(sections, limit + 1, before)).all()
             more = len(keys) > limit
             keys = keys[:limit]
-            views = self._story_views(conn, [key.story_id for key in keys])
+            views = story_views(conn, [key.story_id for key in keys])
         cursor = StoryCursor(keys[-1].sort_at, keys[-1].story_id) if more and keys else None
         return StoryPage(
             tuple(views[key.story_id] for key in keys if key.story_id in views), cursor
@@ -149,12 +152,12 @@ class ReadingMixin(StorageBase):
 
     def get_story(self, story_id: int) -> StoryView | None:
         with self.read() as conn:
-            return self._story_views(conn, [story_id]).get(story_id)
+            return story_views(conn, [story_id]).get(story_id)
 
     def get_stories(self, story_ids: list[int]) -> dict[int, StoryView]:
         """Return the stories with these ids that exist, by id."""
         with self.read() as conn:
-            return self._story_views(conn, story_ids)
+            return story_views(conn, story_ids)
 
     def section_versions(self, sections: tuple[str, ...]) -> dict[str, tuple[int, datetime]]:
         """Return section -> (version, changed_at) for the given section keys ("*" = all)."""
@@ -164,19 +167,16 @@ class ReadingMixin(StorageBase):
             )
             return {row.section: (row.version, row.changed_at) for row in rows}
 
-    def _story_views(self, conn: Connection, story_ids: list[int]) -> dict[int, StoryView]:
-        return _story_views(conn, story_ids)
-
 
 # --- building StoryViews -----------------------------------------------------------------
 
-# Columns in the order _story_views unpacks them. Datetimes and JSON are read
+# Columns in the order story_views unpacks them. Datetimes and JSON are read
 # raw and converted in one step each (_aware, _json_list): with up to a thousand
 # stories per merged-feed page, the per-value type processing was a third of the time.
 _RAW_DATETIME = String()
 _RAW_JSON = Text()
 # Who reported a story: what story_stamp needs of each report, and where
-# _story_views starts.
+# story_views starts.
 _REPORT_COLUMNS = (
     entries.c.id,
     entries.c.story_id,
@@ -289,7 +289,7 @@ def _refs_statements(dialect: str, with_stored: bool) -> tuple[Select[Any], Sele
 
 def _story_refs(conn: Connection, stories_read: dict[int, _StoryRow]) -> dict[int, StoryRef]:
     """The StoryRefs of stories read already (by id): with their reports, the
-    story_stamp inputs of _story_views, without any of the entries' text."""
+    story_stamp inputs of story_views, without any of the entries' text."""
     if not stories_read:
         return {}
     reports_query = _refs_statements(conn.dialect.name, False)[1]
@@ -312,7 +312,7 @@ def _story_refs(conn: Connection, stories_read: dict[int, _StoryRow]) -> dict[in
     return refs
 
 
-def _story_views(conn: Connection, story_ids: list[int]) -> dict[int, StoryView]:
+def story_views(conn: Connection, story_ids: list[int]) -> dict[int, StoryView]:
     """The StoryViews of these stories: every report with its feed and story in one
     query, unpacked by position (pages of the merged feeds hold up to a thousand)."""
     if not story_ids:
