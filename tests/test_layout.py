@@ -49,7 +49,18 @@ def test_flask_only_in_the_web_package_and_sql_only_in_storage() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["config.py", "sanitize.py", "dedup.py", "categorize.py", "schedule.py"]
+    "module",
+    [
+        "config.py",
+        "sanitize.py",
+        "dedup.py",
+        "categorize.py",
+        "schedule.py",
+        "process/stories.py",
+        "process/sections.py",
+        "process/_features.py",
+        "process/_prior.py",
+    ],
 )
 def test_pure_modules_do_no_io(module: str) -> None:
     io_libraries = {"urllib3", "socket", "sqlalchemy", "flask", "requests", "httpx"}
