@@ -69,7 +69,7 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-@lru_cache(maxsize=65536)  # news vocabulary repeats: most tokens are cache hits
+@lru_cache(maxsize=8192)  # everyday words repeat: most tokens are cache hits
 def word_term(token: str) -> str:
     """The term of one word token: lower case, possessive and plural s folded.
 

@@ -150,7 +150,7 @@ class DocumentFrequencies:
         return math.log((self.total + self.prior_weight + 1) / (seen + expected + 0.5))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _prior_rate(term: str) -> float:
     if term.startswith(NAME_PREFIX):
         return _prior.document_rate("")  # an unknown word: names are rare
