@@ -59,6 +59,57 @@ def test_newsroom_style_variants_fold_to_one_url() -> None:
     assert len({canonical_url(url) for url in variants}) == 1
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://news.example/2026/11/09/border-crossing-reopens/amp",
+        "https://news.example/2026/11/09/border-crossing-reopens/amp/",
+        "https://news.example/amp/2026/11/09/border-crossing-reopens",
+        "https://amp.news.example/2026/11/09/border-crossing-reopens",
+        "https://news.example/2026/11/09/border-crossing-reopens?amp",
+        "https://news.example/2026/11/09/border-crossing-reopens?amp=1",
+        "https://news.example/2026/11/09/border-crossing-reopens?amp=true",
+        "https://news.example/2026/11/09/border-crossing-reopens?outputType=amp",
+        "http://amp.news.example/amp/2026/11/09/border-crossing-reopens/amp/?utm_source=x",
+    ],
+)
+def test_amp_forms_fold_into_the_article_page(url: str) -> None:
+    assert canonical_url(url) == "https://news.example/2026/11/09/border-crossing-reopens"
+
+
+def test_amp_html_page_folds_into_the_html_page() -> None:
+    assert canonical_url("https://paper.example/world/quake.amp.html") == (
+        "https://paper.example/world/quake.html"
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://amp.dev/documentation",  # a site named amp, not an AMP host
+        "https://news.example/ampersand/story",
+        "https://news.example/story/amplifier",
+        "https://news.example/story?amp=0",
+        "https://news.example/story.amphtml",
+    ],
+)
+def test_words_that_merely_contain_amp_are_kept(url: str) -> None:
+    assert canonical_url(url) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://amp.amp.news.example/amp/amp/a/amp/amp",
+        "https://news.example/a.amp.amp.html",
+        "https://news.example/amp/",
+    ],
+)
+def test_repeated_amp_forms_are_idempotent(url: str) -> None:
+    once = canonical_url(url)
+    assert canonical_url(once) == once
+
+
 _segment = st.text(alphabet="abcXYZ09-._~%20/", min_size=0, max_size=12)
 _param = st.sampled_from(["id", "p", "utm_source", "utm_campaign", "fbclid", "q", "page", "amp"])
 _urls = st.builds(

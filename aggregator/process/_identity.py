@@ -69,7 +69,34 @@ def _is_tracking(name: str) -> bool:
 def _is_noise_param(pair: str) -> bool:
     name, _, value = pair.partition("=")
     name = unquote_plus(name)
-    return _is_tracking(name) or (name.lower() == "amp" and value in ("", "1"))
+    # ?amp, ?amp=1, ?amp=true ask for the AMP rendering of the same article.
+    return _is_tracking(name) or (name.lower() == "amp" and value.lower() in ("", "1", "true"))
+
+
+def _strip_amp_host(host: str) -> str:
+    # amp.example.com serves the AMP rendering of example.com's articles. Keep at
+    # least two labels ("amp.com" is a site of its own). A loop, so the result is
+    # a fixed point and canonical_url stays idempotent.
+    while host.startswith("amp.") and host.count(".") >= 2:
+        host = host[len("amp.") :]
+    return host
+
+
+def _strip_amp_path(path: str) -> str:
+    # The AMP forms publishers use for the same article: /amp/ at the start
+    # (/amp/2026/11/story), /amp at the end (/2026/11/story/amp) and an .amp.html
+    # page (story.amp.html). Repeated until nothing changes, for idempotence.
+    while True:
+        before = path
+        path = path.rstrip("/")
+        if path.endswith("/amp"):
+            path = path[: -len("/amp")]
+        if path.startswith("/amp/"):
+            path = path[len("/amp") :]
+        if path.endswith(".amp.html"):
+            path = path[: -len(".amp.html")] + ".html"
+        if path == before:
+            return path
 
 
 def _normalise_path(path: str) -> str:
@@ -79,11 +106,8 @@ def _normalise_path(path: str) -> str:
         quote(unquote(seg, errors="surrogateescape"), safe=safe, errors="surrogateescape")
         for seg in path.split("/")
     ]
-    normalised = "/".join(segments)
     # An AMP page is the same article as its canonical page.
-    if normalised.endswith("/amp") or normalised.endswith("/amp/"):
-        normalised = normalised[: normalised.rindex("/amp")]
-    return normalised.rstrip("/")
+    return _strip_amp_path("/".join(segments)).rstrip("/")
 
 
 def canonical_url(url: str) -> str:
@@ -91,7 +115,9 @@ def canonical_url(url: str) -> str:
 
     Lower-case scheme and host, http folded into https, default port dropped,
     fragment dropped, tracking parameters dropped, remaining query sorted, trailing
-    slash and ``/amp`` suffix dropped. Idempotent.
+    slash dropped, and the AMP forms of an article folded into its page: an
+    ``amp.`` host, ``/amp/`` path prefix, ``/amp`` suffix, ``.amp.html`` page,
+    ``?amp``/``?amp=1`` and ``?outputType=amp``. Idempotent.
     """
     url = url.strip()
     try:
@@ -102,7 +128,7 @@ def canonical_url(url: str) -> str:
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS or not parts.hostname:
         return url
-    host = parts.hostname.lower().rstrip(".")
+    host = _strip_amp_host(parts.hostname.lower().rstrip("."))
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
     if port is not None and port != DEFAULT_PORTS[scheme]:
