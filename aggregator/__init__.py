@@ -24,12 +24,12 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from aggregator.config import (
-        CategoryConfig,
         Config,
         FeedConfig,
         OutputConfig,
         PollingConfig,
         PublishConfig,
+        SectionConfig,
         SiteConfig,
         StorageConfig,
         load_config,
@@ -74,7 +74,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "aggregator.core": ("Aggregator", "Clock"),
     "aggregator.config": (
-        "CategoryConfig",
+        "SectionConfig",
         "Config",
         "FeedConfig",
         "OutputConfig",
@@ -129,7 +129,6 @@ __all__ = [
     "AggregatorError",
     "BlockedAddressError",
     "BuiltPage",
-    "CategoryConfig",
     "Clock",
     "Config",
     "ConfigError",
@@ -159,6 +158,7 @@ __all__ = [
     "ReaderStory",
     "ResponseTooLargeError",
     "SearchPage",
+    "SectionConfig",
     "SiteConfig",
     "StorageConfig",
     "StorageError",

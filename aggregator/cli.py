@@ -71,9 +71,7 @@ def cli(ctx: click.Context, config_path: str, verbose: int, log_format: str) -> 
 def check(config_path: str) -> None:
     """Validate the config; print file:line: message for each problem and exit 1."""
     config = _load(config_path)
-    click.echo(
-        f"{config.path}: OK ({len(config.feeds)} feeds, {len(config.categories)} categories)"
-    )
+    click.echo(f"{config.path}: OK ({len(config.feeds)} feeds, {len(config.sections)} sections)")
     for note in _database_notes(config):
         click.echo(note)
 

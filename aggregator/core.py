@@ -36,8 +36,8 @@ from aggregator.publish import (
     BuiltPage,
     Output,
     build_page,
-    decode_cursor,
-    feed_url,
+    decode_page_token,
+    output_url,
     outputs_of,
     ping_changes,
     prerender_changed,
@@ -218,8 +218,8 @@ class Aggregator:
                 self._fetcher = None
         self._watcher.config = config
         self.sync_feeds()
-        old_filing = (old.categories, {feed.url: feed.category for feed in old.feeds})
-        new_filing = (config.categories, {feed.url: feed.category for feed in config.feeds})
+        old_filing = (old.sections, {feed.url: feed.section for feed in old.feeds})
+        new_filing = (config.sections, {feed.url: feed.section for feed in config.feeds})
         if refile and old_filing != new_filing:
             changed = self.refile()
             log.info("sections changed: %d stored entries filed again", changed)
@@ -382,8 +382,8 @@ class Aggregator:
         """File every stored entry again under the config's sections (after the sections
         or a feed's default section changed). Returns how many entries moved."""
         config = self._config
-        categorizer = Categorizer(config.categories)
-        slugs = {category.name: category.slug for category in config.categories}
+        categorizer = Categorizer(config.sections)
+        slugs = {category.name: category.slug for category in config.sections}
 
         def sections_of(item: StoredForFiling) -> tuple[str, ...]:
             result = categorizer.categorize(
@@ -507,7 +507,7 @@ class Aggregator:
         shared between calls. Raises KeyError for an unknown output and
         InvalidCursorError for a page token we did not make."""
         output = self.outputs()[name]
-        cursor = decode_cursor(before) if before else None
+        cursor = decode_page_token(before) if before else None
         return build_page(
             self._storage,
             self._config,
@@ -516,13 +516,13 @@ class Aggregator:
             token=before,
             cursor=cursor,
             labels=self.section_labels(),
-            kept=renderings,
+            renderings=renderings,
             save=save,
         )
 
     def output_url(self, name: str, fmt: str) -> str:
         """The absolute URL of an output's newest page in a format (from site.base_url)."""
-        return feed_url(self._config.site, name, fmt)
+        return output_url(self._config.site, name, fmt)
 
     def save_renderings(self, fmt: str, context: str, rendered: Sequence[Rendered]) -> None:
         """Store renderings a page made (``BuiltPage.new_renderings``). Best effort:

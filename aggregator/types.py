@@ -97,7 +97,7 @@ class FeedState:
     id: int
     url: str
     config_title: str | None
-    category: str | None  # default section name
+    section: str | None  # default section name (feeds.yaml: category)
     interval_seconds: int | None
     active: bool
     feed_title: str | None
@@ -167,7 +167,7 @@ class EntryView:
     sort_at: datetime
     tags: tuple[str, ...]
     enclosures: tuple[Enclosure, ...]
-    sections: tuple[str, ...]  # category slugs
+    sections: tuple[str, ...]  # section slugs
 
 
 @dataclass(frozen=True)
@@ -244,7 +244,7 @@ class StoryRef:
     stamp: str  # story_stamp
     # (stamp, body) of the story's stored rendering, when asked for and there is one
     # (it is stale when its stamp differs from ``stamp``).
-    stored: tuple[str, bytes] | None = None
+    rendering: tuple[str, bytes] | None = None
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aggregator.config import CategoryConfig, Config, FeedConfig, PollingConfig
+from aggregator.config import Config, FeedConfig, PollingConfig, SectionConfig
 from aggregator.core import Aggregator
 from tests.httpserver import FeedServer, RecordedRequest, Response
 
@@ -79,7 +79,7 @@ def main() -> None:
         config = Config(
             path="bench.yaml",
             polling=PollingConfig(allow_private_networks=True, host_spacing_seconds=0),
-            categories=(CategoryConfig("US News", "us-news", aliases=("U.S. News",)),),
+            sections=(SectionConfig("US News", "us-news", aliases=("U.S. News",)),),
             feeds=tuple(FeedConfig(url=server.url(f"/f{i}.xml")) for i in range(args.feeds)),
         )
         config = replace(

@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bulk import store_batch  # benchmarks/bulk.py, beside this script
 
-from aggregator.config import CategoryConfig, Config, FeedConfig, PublishConfig, SiteConfig
+from aggregator.config import Config, FeedConfig, PublishConfig, SectionConfig, SiteConfig
 from aggregator.core import Aggregator
 from aggregator.publish import (
     FeedDocument,
@@ -81,9 +81,9 @@ def make_config(db_url: str, page_size: int) -> Config:
     return Config(
         path="benchmark.yaml",
         site=SiteConfig(title="Benchmark", base_url="https://news.example.org"),
-        categories=tuple(CategoryConfig(name=name, slug=slug(name)) for name in SECTIONS),
+        sections=tuple(SectionConfig(name=name, slug=slug(name)) for name in SECTIONS),
         feeds=tuple(
-            FeedConfig(url=f"https://feed{n}.example/rss", category=SECTIONS[n % len(SECTIONS)])
+            FeedConfig(url=f"https://feed{n}.example/rss", section=SECTIONS[n % len(SECTIONS)])
             for n in range(FEEDS)
         ),
         publish=PublishConfig(page_size=page_size),

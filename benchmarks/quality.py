@@ -46,7 +46,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aggregator.config import CategoryConfig, slugify
+from aggregator.config import SectionConfig, slugify
 from aggregator.process import (
     canonical_url,
     html_to_text,
@@ -182,7 +182,7 @@ def cluster(
 
 def section_rules(scenario: Scenario) -> SectionRules:
     return SectionRules(
-        CategoryConfig(
+        SectionConfig(
             name=c["name"],
             slug=slugify(c["name"]),
             aliases=tuple(c["aliases"]),

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bulk import store_batch  # benchmarks/bulk.py, beside this script
 
-from aggregator.config import CategoryConfig, Config, FeedConfig
+from aggregator.config import Config, FeedConfig, SectionConfig
 from aggregator.core import Aggregator
 from aggregator.scopes import ALL, section_scope
 from aggregator.storage import ProcessedEntry, Storage, open_storage
@@ -47,7 +47,7 @@ def fill(
     """Return the benchmark's config, storing its entries unless ``reuse``."""
     config = Config(
         path="benchmark.yaml",
-        categories=tuple(CategoryConfig(name, name.lower().replace(" ", "-")) for name in SECTIONS),
+        sections=tuple(SectionConfig(name, name.lower().replace(" ", "-")) for name in SECTIONS),
         feeds=tuple(FeedConfig(url=f"https://feed{n}.example/rss") for n in range(feeds)),
     )
     if reuse:
@@ -55,7 +55,7 @@ def fill(
     storage.sync_feeds(config.feeds, NOW)
     feed_ids = [storage.get_feed_by_url(feed.url).id for feed in config.feeds]  # type: ignore[union-attr]
     words = make_words(rng, 5000)
-    slugs = [category.slug for category in config.categories]
+    slugs = [category.slug for category in config.sections]
     per_feed = entries // feeds
     started = time.perf_counter()
     for index, feed_id in enumerate(feed_ids):

@@ -179,7 +179,7 @@ def build_site(server: FeedServer, storage: Storage, now: datetime | None = None
             per_host=16,
             host_spacing_seconds=0,
         ),
-        categories=CATEGORIES,
+        sections=CATEGORIES,
         feeds=tuple(FeedConfig(url=server.url(path)) for path in paths),
     )
     site = Site(server, storage, config, now, {path: server.url(path) for path in paths})

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from aggregator.config import CategoryConfig
+from aggregator.config import SectionConfig
 from aggregator.process import Categorizer
 
 CATEGORIES = (
-    CategoryConfig(
+    SectionConfig(
         name="US Military",
         slug="us-military",
         aliases=("Us Military", "Military", "Defense"),
         keywords=("Pentagon", "Navy", "missile"),
     ),
-    CategoryConfig(name="US News", slug="us-news", aliases=("Us News", "U.S. News")),
-    CategoryConfig(
+    SectionConfig(name="US News", slug="us-news", aliases=("Us News", "U.S. News")),
+    SectionConfig(
         name="World", slug="world", aliases=("International",), keywords=("U.N.", "NATO")
     ),
 )

@@ -264,7 +264,7 @@ def test_empty_files_give_defaults(tmp_path: Path, text: str) -> None:
     config = load_config(write(tmp_path, text))
     assert config.site == SiteConfig()
     assert config.polling == PollingConfig()
-    assert config.categories == ()
+    assert config.sections == ()
     assert config.feeds == ()
     assert config.storage.url == f"sqlite:///{tmp_path}/aggregator.db"
     assert config.path == str(tmp_path / "feeds.yaml")
@@ -284,7 +284,7 @@ def test_valid_file() -> None:
         connect_timeout_seconds=5.0,
         max_body_bytes=512 * 1024,
     )
-    military, news, tech = config.categories
+    military, news, tech = config.sections
     assert (military.name, military.slug) == ("US Military", "us-military")
     # Repeats (ignoring case and spacing) are dropped; the first spelling stays.
     assert military.aliases == ("Us Military", "U.S. Military", "Military", "Defense")
@@ -294,10 +294,10 @@ def test_valid_file() -> None:
     first, second, third = config.feeds
     assert first.url == "https://example.org/military.xml"
     assert first.title == "Military Wire"
-    assert first.category == "US Military"  # written "u.s. military": stored as the name
+    assert first.section == "US Military"  # written "u.s. military": stored as the name
     assert first.interval_seconds == 7200
     assert first.line == 23
-    assert second.category == "US Military"  # named by an alias
+    assert second.section == "US Military"  # named by an alias
     assert (second.title, second.interval_seconds, second.line) == (None, None, 27)
     assert (third.url, third.line) == ("https://example.org/tech.xml", 29)
 
@@ -308,15 +308,15 @@ def test_shipped_feeds_yaml_is_valid() -> None:
     assert config.storage.url == f"sqlite:///{ROOT}/aggregator.db"
     assert config.polling.interval_seconds == 30 * 60
     assert config.polling.allow_private_networks is False
-    names = [c.name for c in config.categories]
+    names = [c.name for c in config.sections]
     assert names[:2] == ["US Military", "US News"]
     assert {"World", "Politics", "Technology", "Science"} <= set(names)
-    by_name = {c.name: c for c in config.categories}
+    by_name = {c.name: c for c in config.sections}
     assert {"Us Military", "U.S. Military", "Defense"} <= set(by_name["US Military"].aliases)
     assert {"Us News", "U.S. News"} <= set(by_name["US News"].aliases)
     assert 12 <= len(config.feeds) <= 16
     assert all(feed.url.startswith("https://") for feed in config.feeds)
-    assert {feed.category for feed in config.feeds} == set(names)
+    assert {feed.section for feed in config.feeds} == set(names)
 
 
 def test_shipped_feeds_yaml_documents_every_key() -> None:
@@ -335,7 +335,7 @@ def test_offline_example_is_valid() -> None:
         assert feed.url.startswith("file:///")
         assert Path(feed.url.removeprefix("file://")).is_file()
     shipped = load_config(ROOT / "feeds.yaml")
-    assert [c.name for c in config.categories] == [c.name for c in shipped.categories]
+    assert [c.name for c in config.sections] == [c.name for c in shipped.sections]
 
 
 # --- local files and databases ---------------------------------------------------------------
@@ -426,7 +426,7 @@ def test_default_config_path(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_config_is_plain_data() -> None:
     config = load_config(DATA / "valid.yaml")
     assert isinstance(config, Config)
-    for value in (config.site.title, config.categories[0].name, config.feeds[0].url):
+    for value in (config.site.title, config.sections[0].name, config.feeds[0].url):
         assert type(value) is str  # not a ruamel.yaml scalar subclass
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from aggregator.config import CategoryConfig, Config, FeedConfig
+from aggregator.config import Config, FeedConfig, SectionConfig
 from aggregator.errors import ParseError
 from aggregator.fetch import FetchResult
 from aggregator.parse import parse_feed
@@ -39,8 +39,8 @@ def test_whole_corpus_is_stored_safely(storage: Storage) -> None:
     assert len(files) > 2000
     config = Config(
         path="corpus.yaml",
-        categories=(
-            CategoryConfig(name="US News", slug="us-news", aliases=("news",), keywords=("test",)),
+        sections=(
+            SectionConfig(name="US News", slug="us-news", aliases=("news",), keywords=("test",)),
         ),
         feeds=tuple(FeedConfig(url=f"http://corpus.example/{i}") for i in range(len(files))),
     )

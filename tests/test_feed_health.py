@@ -19,7 +19,7 @@ def feed(**changes: Any) -> FeedState:
         "id": 1,
         "url": "https://wire.example/feed",
         "config_title": None,
-        "category": None,
+        "section": None,
         "interval_seconds": None,
         "active": True,
         "feed_title": "Wire",

@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import func, select
 
 from aggregator.config import (
-    CategoryConfig,
     Config,
     FeedConfig,
     OutputConfig,
     PublishConfig,
+    SectionConfig,
     SiteConfig,
     StorageConfig,
 )
@@ -55,9 +55,9 @@ def make_config(**changes: object) -> Config:
     config = Config(
         path="feeds.yaml",
         site=SiteConfig(title="Newsroom", base_url="https://news.example.org"),
-        categories=(
-            CategoryConfig("US News", "us-news"),
-            CategoryConfig("World", "world"),
+        sections=(
+            SectionConfig("US News", "us-news"),
+            SectionConfig("World", "world"),
         ),
         feeds=(FeedConfig(url=WIRE), FeedConfig(url=GLOBE)),
         outputs=(OutputConfig(name="summits", title="Summits", include=("summit",)),),
@@ -184,7 +184,7 @@ def test_each_entry_is_rendered_once_for_every_process(db_url: str, fmt: str) ->
     first, second = open_storage(db_url), open_storage(db_url)  # two processes
     try:
         fill(first)
-        cold = build_page(first, config, output, fmt, kept={})
+        cold = build_page(first, config, output, fmt, renderings={})
         assert cold.entries == cold.rendered == 6
         check_output(fmt, cold.body)
         # The same bytes as rendering every story from scratch.
@@ -192,17 +192,17 @@ def test_each_entry_is_rendered_once_for_every_process(db_url: str, fmt: str) ->
         document = FeedDocument(output, config.site, stories, section_labels(config))
         assert cold.body == render_feed(fmt, document)
         # Nothing kept in memory: read back from the database, here and elsewhere.
-        again = build_page(first, config, output, fmt, kept={})
-        elsewhere = build_page(second, config, output, fmt, kept={})
+        again = build_page(first, config, output, fmt, renderings={})
+        elsewhere = build_page(second, config, output, fmt, renderings={})
         assert again.rendered == elsewhere.rendered == 0
         assert again.body == elsewhere.body == cold.body
         # Sections and other pages reuse the same entries.
-        world = build_page(second, config, outputs_of(config)["world"], fmt, kept={})
+        world = build_page(second, config, outputs_of(config)["world"], fmt, renderings={})
         assert world.entries == 1 and world.rendered == 0
         assert stored_count(first) == 6
         # A lost rendering is made again, alone.
         first.delete_renderings()
-        assert build_page(second, config, output, fmt, kept={}).rendered == 6
+        assert build_page(second, config, output, fmt, renderings={}).rendered == 6
     finally:
         first.close()
         second.close()
@@ -212,21 +212,21 @@ def test_a_changed_story_is_rendered_again_never_served_stale(storage: Storage) 
     config = make_config()
     output = outputs_of(config)["all"]
     wire, globe = fill(storage)
-    build_page(storage, config, output, "atom", kept={})
+    build_page(storage, config, output, "atom", renderings={})
     later = NOW + timedelta(minutes=5)
     corrected = make_entry(
         "w2", title="Corrected headline", content_hash="h2", published=NOW - timedelta(hours=4)
     )
     storage.store_feed_update(replace(make_update(wire, corrected), fetched_at=later))
-    page = build_page(storage, config, output, "atom", kept={})
+    page = build_page(storage, config, output, "atom", renderings={})
     assert page.rendered == 1
     assert b"Corrected headline" in page.body and b"Title w2" not in page.body
     # A feed's new name shows in every entry it reported (its source, "also reported by").
     storage.store_feed_update(replace(make_update(globe), feed_title="The Globe"))
-    page = build_page(storage, config, output, "rss", kept={})
+    page = build_page(storage, config, output, "rss", renderings={})
     assert page.rendered == 6  # first rss build
     storage.store_feed_update(replace(make_update(globe), feed_title="Globe Daily"))
-    page = build_page(storage, config, output, "rss", kept={})
+    page = build_page(storage, config, output, "rss", renderings={})
     assert page.rendered == 1 and b"Globe Daily" in page.body and b"The Globe" not in page.body
 
 
@@ -234,29 +234,32 @@ def test_a_new_site_or_section_name_renders_every_entry_again(storage: Storage) 
     config = make_config()
     fill(storage)
     output = outputs_of(config)["all"]
-    assert build_page(storage, config, output, "atom", kept={}).rendered == 6
+    assert build_page(storage, config, output, "atom", renderings={}).rendered == 6
     moved = replace(config, site=replace(config.site, base_url="https://moved.example.org"))
-    page = build_page(storage, moved, outputs_of(moved)["all"], "atom", kept={})
+    page = build_page(storage, moved, outputs_of(moved)["all"], "atom", renderings={})
     assert page.rendered == 6
     assert b"tag:moved.example.org" in page.body and b"tag:news.example.org" not in page.body
-    renamed = replace(
-        config, categories=(CategoryConfig("Nation", "us-news"), config.categories[1])
-    )
-    page = build_page(storage, renamed, outputs_of(renamed)["all"], "atom", kept={})
+    renamed = replace(config, sections=(SectionConfig("Nation", "us-news"), config.sections[1]))
+    page = build_page(storage, renamed, outputs_of(renamed)["all"], "atom", renderings={})
     assert page.rendered == 6 and b'label="Nation"' in page.body
     # Any change to the site renders them again (sites change rarely; safe beats clever).
     retitled = replace(config, site=replace(config.site, title="Other name"))
-    assert build_page(storage, retitled, outputs_of(retitled)["all"], "atom", kept={}).rendered == 6
+    assert (
+        build_page(storage, retitled, outputs_of(retitled)["all"], "atom", renderings={}).rendered
+        == 6
+    )
 
 
 def test_filtered_outputs_use_stored_renderings_too(storage: Storage) -> None:
     config = make_config()
     fill(storage)
     summits = outputs_of(config)["summits"]
-    page = build_page(storage, config, summits, "json", kept={})
+    page = build_page(storage, config, summits, "json", renderings={})
     assert page.entries == page.rendered == 1 and b"Leaders meet" in page.body
-    assert build_page(storage, config, summits, "json", kept={}).rendered == 0
-    assert build_page(storage, config, outputs_of(config)["all"], "json", kept={}).rendered == 5
+    assert build_page(storage, config, summits, "json", renderings={}).rendered == 0
+    assert (
+        build_page(storage, config, outputs_of(config)["all"], "json", renderings={}).rendered == 5
+    )
 
 
 def test_kept_entries_are_used_before_the_database(storage: Storage) -> None:
@@ -264,9 +267,9 @@ def test_kept_entries_are_used_before_the_database(storage: Storage) -> None:
     fill(storage)
     output = outputs_of(config)["all"]
     kept: dict[object, bytes] = {}
-    build_page(storage, config, output, "atom", kept=kept)
+    build_page(storage, config, output, "atom", renderings=kept)
     storage.delete_renderings()
-    again = build_page(storage, config, output, "atom", kept=kept, save=False)
+    again = build_page(storage, config, output, "atom", renderings=kept, save=False)
     assert again.rendered == 0 and stored_count(storage) == 0
 
 
@@ -275,7 +278,7 @@ def test_renderings_go_with_their_stories(storage: Storage) -> None:
     wire, _globe = fill(storage)
     old = replace(make_update(wire, make_entry("ancient")), fetched_at=NOW - timedelta(days=200))
     storage.store_feed_update(old)
-    build_page(storage, config, outputs_of(config)["all"], "atom", kept={})
+    build_page(storage, config, outputs_of(config)["all"], "atom", renderings={})
     assert stored_count(storage) == 7
     storage.prune_entries(NOW - timedelta(days=90), NOW)
     assert stored_count(storage) == 6  # deleted with the story
@@ -293,7 +296,7 @@ def test_a_busy_database_does_not_hold_up_a_page(tmp_path: Path) -> None:
         blocker.execute("BEGIN IMMEDIATE")  # a poll writing, say
         try:
             start = time.monotonic()
-            page = build_page(storage, config, outputs_of(config)["all"], "atom", kept={})
+            page = build_page(storage, config, outputs_of(config)["all"], "atom", renderings={})
             waited = time.monotonic() - start
         finally:
             blocker.execute("ROLLBACK")
@@ -302,7 +305,10 @@ def test_a_busy_database_does_not_hold_up_a_page(tmp_path: Path) -> None:
         assert waited < 10  # the usual busy timeout is 30 s: the save gave up early
         assert stored_count(storage) == 0
         # Once the writer is done, the next build stores them.
-        assert build_page(storage, config, outputs_of(config)["all"], "atom", kept={}).rendered == 6
+        assert (
+            build_page(storage, config, outputs_of(config)["all"], "atom", renderings={}).rendered
+            == 6
+        )
         assert stored_count(storage) == 6
     finally:
         storage.close()
@@ -350,7 +356,7 @@ def test_pruning_keeps_renderings_of_newest_pages_and_recent_stories_only(
     while page is None or page.next_cursor is not None:  # every page of everything
         cursor = page.next_cursor if page is not None else None
         page = storage.list_story_refs(limit=5, before=cursor)
-        build_page(storage, config, outputs_of(config)["all"], "atom", cursor=cursor, kept={})
+        build_page(storage, config, outputs_of(config)["all"], "atom", cursor=cursor, renderings={})
     assert stored_count(storage) == 8
 
     assert Aggregator(config, storage, clock=lambda: NOW).prune() == 0  # kept forever

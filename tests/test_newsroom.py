@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from aggregator.config import CategoryConfig, Config, FeedConfig, PollingConfig, slugify
+from aggregator.config import Config, FeedConfig, PollingConfig, SectionConfig, slugify
 from aggregator.core import Aggregator
 from aggregator.process import canonical_url
 from aggregator.storage import Storage, schema
@@ -32,7 +32,7 @@ def scenario() -> dict[str, Any]:
 
 def scenario_config(scenario: dict[str, Any], server: FeedServer) -> Config:
     categories = tuple(
-        CategoryConfig(
+        SectionConfig(
             name=c["name"],
             slug=slugify(c["name"]),
             aliases=tuple(c["aliases"]),
@@ -41,13 +41,13 @@ def scenario_config(scenario: dict[str, Any], server: FeedServer) -> Config:
         for c in scenario["categories"]
     )
     feeds = tuple(
-        FeedConfig(url=server.url(f"/{o['id']}"), title=o["title"], category=o["default_category"])
+        FeedConfig(url=server.url(f"/{o['id']}"), title=o["title"], section=o["default_category"])
         for o in scenario["outlets"]
     )
     return Config(
         path="newsroom.yaml",
         polling=PollingConfig(allow_private_networks=True, host_spacing_seconds=0),
-        categories=categories,
+        sections=categories,
         feeds=feeds,
     )
 

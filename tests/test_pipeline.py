@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from aggregator.config import CategoryConfig, Config, FeedConfig, PollingConfig
+from aggregator.config import Config, FeedConfig, PollingConfig, SectionConfig
 from aggregator.storage import Storage, schema
 from tests.conftest import MakeAggregator
 from tests.httpserver import FeedServer, RecordedRequest, Response
@@ -41,8 +41,8 @@ SURROGATE = (
 MALFORMED = b"<html><body>this is not a feed <<<<"
 
 CATEGORIES = (
-    CategoryConfig(name="US News", slug="us-news", aliases=("Us News", "U.S. News")),
-    CategoryConfig(name="US Military", slug="us-military", keywords=("Navy",)),
+    SectionConfig(name="US News", slug="us-news", aliases=("Us News", "U.S. News")),
+    SectionConfig(name="US Military", slug="us-military", keywords=("Navy",)),
 )
 
 
@@ -56,7 +56,7 @@ def make_config(server: FeedServer, paths: list[str], tmp_path_db: str) -> Confi
             per_host=16,
             host_spacing_seconds=0,
         ),
-        categories=CATEGORIES,
+        sections=CATEGORIES,
         feeds=tuple(FeedConfig(url=server.url(path)) for path in paths),
     )
 

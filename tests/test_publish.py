@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from aggregator.config import CategoryConfig, Config, FeedConfig, OutputConfig, SiteConfig
+from aggregator.config import Config, FeedConfig, OutputConfig, SectionConfig, SiteConfig
 from aggregator.errors import InvalidCursorError
 from aggregator.publish import (
     ALL_KEY,
@@ -35,8 +35,8 @@ from aggregator.publish import (
     Output,
     changed_outputs,
     collect_page,
-    decode_cursor,
-    encode_cursor,
+    decode_page_token,
+    encode_page_token,
     http_url,
     outputs_of,
     plain_line,
@@ -265,16 +265,16 @@ def entries_of(fmt: str, body: bytes) -> list[dict[str, Any]]:
 CONFIG = Config(
     path="feeds.yaml",
     site=SITE,
-    categories=(
-        CategoryConfig("US Military", "us-military"),
-        CategoryConfig("US News", "us-news"),
-        CategoryConfig("World", "world"),
+    sections=(
+        SectionConfig("US Military", "us-military"),
+        SectionConfig("US News", "us-news"),
+        SectionConfig("World", "world"),
     ),
     outputs=(
         OutputConfig(
             name="korea-watch",
             title="Korea Watch",
-            categories=("US Military", "World"),
+            sections=("US Military", "World"),
             include=("North Korea", "Pyongyang"),
             exclude=("K-pop",),
         ),
@@ -567,19 +567,19 @@ def test_unchanged_page_renders_to_the_same_bytes() -> None:
 
 
 @pytest.mark.parametrize("fmt", ["atom", "rss"])
-def test_kept_fragments_give_the_same_bytes_and_follow_changes(fmt: str) -> None:
+def test_kept_renderings_give_the_same_bytes_and_follow_changes(fmt: str) -> None:
     stories = [_rich_story(), simple_story(2, 30), simple_story(3, 60)]
-    fragments: dict[Any, bytes] = {}
-    cold = render_feed(fmt, document(stories), fragments)
-    assert len(fragments) == 3
+    renderings: dict[Any, bytes] = {}
+    cold = render_feed(fmt, document(stories), renderings)
+    assert len(renderings) == 3
     assert (
-        render_feed(fmt, document(stories), fragments)
+        render_feed(fmt, document(stories), renderings)
         == cold
         == render_feed(fmt, document(stories))
     )
     # Another output or page reuses the same entries.
-    render_feed(fmt, document(stories[1:], output=PAGES["section"].output), fragments)
-    assert len(fragments) == 3
+    render_feed(fmt, document(stories[1:], output=PAGES["section"].output), renderings)
+    assert len(renderings) == 3
     # A story that changed (storage moves changed_at with every change of an entry),
     # or a new site title or section name, is rendered again.
     later = stories[1].lead.changed_at + timedelta(minutes=1)
@@ -588,10 +588,12 @@ def test_kept_fragments_give_the_same_bytes_and_follow_changes(fmt: str) -> None
         lead=replace(stories[1].lead, title="Corrected headline", changed_at=later),
         changed_at=later,
     )
-    body = render_feed(fmt, document([stories[0], changed, stories[2]]), fragments)
-    assert b"Corrected headline" in body and len(fragments) == 4
-    relabeled = render_feed(fmt, document(stories, section_labels={"us-news": "Nation"}), fragments)
-    assert b"Nation" in relabeled and len(fragments) == 7
+    body = render_feed(fmt, document([stories[0], changed, stories[2]]), renderings)
+    assert b"Corrected headline" in body and len(renderings) == 4
+    relabeled = render_feed(
+        fmt, document(stories, section_labels={"us-news": "Nation"}), renderings
+    )
+    assert b"Nation" in relabeled and len(renderings) == 7
     check_output(fmt, body)
     # Items rendered one by one use the document's namespace prefixes.
     assert b"ns0:" not in body and body.count(b"xmlns") == (3 if fmt == "rss" else 1)
@@ -769,9 +771,9 @@ def test_any_text_gives_valid_outputs(
 )
 def test_cursor_round_trip(at: datetime, story_id: int) -> None:
     cursor = StoryCursor(at, story_id)
-    token = encode_cursor(cursor)
+    token = encode_page_token(cursor)
     assert re.fullmatch(r"[A-Za-z0-9_-]+", token)
-    assert decode_cursor(token) == cursor
+    assert decode_page_token(token) == cursor
 
 
 @pytest.mark.parametrize(
@@ -787,7 +789,7 @@ def test_cursor_round_trip(at: datetime, story_id: int) -> None:
 )
 def test_invalid_cursors(token: str) -> None:
     with pytest.raises(InvalidCursorError):
-        decode_cursor(token)
+        decode_page_token(token)
 
 
 def fake_fetch(stories: list[StoryView]) -> Callable[[StoryCursor | None, int], StoryPage]:
@@ -869,11 +871,11 @@ def test_opml_groups_subscriptions_by_section() -> None:
     config = Config(
         path="feeds.yaml",
         site=SITE,
-        categories=CONFIG.categories,
+        sections=CONFIG.sections,
         feeds=(
-            FeedConfig("https://a.example/rss", title="Alpha", category="US News"),
-            FeedConfig("https://b.example/atom", category="US News"),
-            FeedConfig("https://c.example/feed", category="World"),
+            FeedConfig("https://a.example/rss", title="Alpha", section="US News"),
+            FeedConfig("https://b.example/atom", section="US News"),
+            FeedConfig("https://c.example/feed", section="World"),
             FeedConfig("https://d.example/feed"),
             FeedConfig("file:///srv/feeds/local.xml", title="Local"),
         ),

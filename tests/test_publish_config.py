@@ -54,12 +54,12 @@ def test_valid_publishing_keys(tmp_path: Path) -> None:
         name="korea-watch",
         title="Korea Watch",
         description="Peninsula news",
-        categories=("US Military", "World"),  # aliases and any case, repeats dropped
+        sections=("US Military", "World"),  # aliases and any case, repeats dropped
         include=("North Korea", "Pyongyang"),
         exclude=("K-pop",),
         line=11,
     )
-    assert (no_sports.categories, no_sports.include, no_sports.line) == ((), (), 17)
+    assert (no_sports.sections, no_sports.include, no_sports.line) == ((), (), 17)
     outputs = outputs_of(config)
     assert outputs["korea-watch"].sections == ("us-military", "world")
     assert outputs["korea-watch"].subtitle == "Peninsula news"
@@ -162,7 +162,7 @@ def test_shipped_feeds_yaml_has_an_example_output() -> None:
     config = load_config(ROOT / "feeds.yaml")
     [korea] = config.outputs
     assert korea.name == "korea-watch"
-    assert set(korea.categories) == {"US Military", "World"}
+    assert set(korea.sections) == {"US Military", "World"}
     assert "North Korea" in korea.include
     assert config.publish.page_size == 50
     text = (ROOT / "feeds.yaml").read_text(encoding="utf-8")

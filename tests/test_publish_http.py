@@ -16,12 +16,12 @@ from flask.testing import FlaskClient
 from werkzeug.http import http_date, parse_date
 
 from aggregator.config import (
-    CategoryConfig,
     Config,
     FeedConfig,
     OutputConfig,
     PollingConfig,
     PublishConfig,
+    SectionConfig,
     SiteConfig,
 )
 from aggregator.core import Aggregator
@@ -34,9 +34,9 @@ from tests.httpserver import FeedServer
 from tests.test_publish import assert_harmless, check_output, entries_of, parse_xml
 
 CATEGORIES = (
-    CategoryConfig("US Military", "us-military", keywords=("Navy",)),
-    CategoryConfig("US News", "us-news"),
-    CategoryConfig("World", "world"),
+    SectionConfig("US Military", "us-military", keywords=("Navy",)),
+    SectionConfig("US News", "us-news"),
+    SectionConfig("World", "world"),
 )
 CONTENT_TYPES = {
     "atom": "application/atom+xml",
@@ -82,9 +82,9 @@ def make_config(server: FeedServer, feeds: dict[str, str | None], **changes: Any
         polling=PollingConfig(
             allow_private_networks=True, interval_seconds=600, host_spacing_seconds=0
         ),
-        categories=CATEGORIES,
+        sections=CATEGORIES,
         feeds=tuple(
-            FeedConfig(url=server.url(path), category=category) for path, category in feeds.items()
+            FeedConfig(url=server.url(path), section=category) for path, category in feeds.items()
         ),
         publish=PublishConfig(page_size=5),
     )

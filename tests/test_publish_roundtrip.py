@@ -112,7 +112,7 @@ def test_walking_every_output_returns_each_story_once(published: Published, fmt:
     everything = walk(published.client, f"/feeds/all.{fmt}", fmt)
     assert [entry["id"] for entry in everything] == ids(published.stories)
     assert len(published.stories) > 3 * PAGE_SIZE  # several pages were walked
-    for category in published.config.categories:
+    for category in published.config.sections:
         walked = walk(published.client, f"/feeds/{category.slug}.{fmt}", fmt)
         expected = [s for s in published.stories if category.slug in s.sections]
         assert [entry["id"] for entry in walked] == ids(expected), category.slug
@@ -180,7 +180,7 @@ def test_stories_land_in_their_true_sections(published: Published) -> None:
             outlet = published.outlet_of[entry.feed_url]["id"]
             story_of_item[(outlet, entry.guid or "")] = story.id
     in_section: dict[str, set[str]] = defaultdict(set)
-    for category in published.config.categories:
+    for category in published.config.sections:
         for entry in walk(published.client, f"/feeds/{category.slug}.atom", "atom"):
             in_section[category.slug].add(entry["id"])
     hits = total = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aggregator.config import CategoryConfig, slugify
+from aggregator.config import SectionConfig, slugify
 from aggregator.process.sections import (
     FeedLabels,
     Reason,
@@ -14,8 +14,8 @@ from aggregator.process.sections import (
 )
 
 
-def category(name: str, aliases: tuple[str, ...], keywords: tuple[str, ...]) -> CategoryConfig:
-    return CategoryConfig(name=name, slug=slugify(name), aliases=aliases, keywords=keywords)
+def category(name: str, aliases: tuple[str, ...], keywords: tuple[str, ...]) -> SectionConfig:
+    return SectionConfig(name=name, slug=slugify(name), aliases=aliases, keywords=keywords)
 
 
 RULES = SectionRules(

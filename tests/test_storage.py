@@ -99,14 +99,14 @@ def test_sync_feeds_adds_updates_and_deactivates(storage: Storage) -> None:
     storage.sync_feeds(
         (
             FeedConfig(
-                url="https://a.example/feed", title="A", category="US News", interval_seconds=3600
+                url="https://a.example/feed", title="A", section="US News", interval_seconds=3600
             ),
         ),
         NOW,
     )
     by_url = {feed.url: feed for feed in storage.list_feeds()}
     assert by_url["https://a.example/feed"].config_title == "A"
-    assert by_url["https://a.example/feed"].category == "US News"
+    assert by_url["https://a.example/feed"].section == "US News"
     assert by_url["https://a.example/feed"].interval_seconds == 3600
     assert by_url["https://a.example/feed"].active
     assert not by_url["https://b.example/feed"].active

@@ -17,12 +17,12 @@ from aggregator.config._load import (
 )
 from aggregator.config._schema import CONFIG_KEYS
 from aggregator.config._types import (
-    CategoryConfig,
     Config,
     FeedConfig,
     OutputConfig,
     PollingConfig,
     PublishConfig,
+    SectionConfig,
     SiteConfig,
     StorageConfig,
 )
@@ -41,13 +41,13 @@ __all__ = [
     "DATABASE_URL_ENV",
     "DEFAULT_CONFIG_PATH",
     "RESERVED_SLUGS",
-    "CategoryConfig",
     "Config",
     "ConfigWatcher",
     "FeedConfig",
     "OutputConfig",
     "PollingConfig",
     "PublishConfig",
+    "SectionConfig",
     "SiteConfig",
     "StorageConfig",
     "database_url",

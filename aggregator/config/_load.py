@@ -32,12 +32,12 @@ from aggregator.config._schema import (
     Top,
 )
 from aggregator.config._types import (
-    CategoryConfig,
     Config,
     FeedConfig,
     OutputConfig,
     PollingConfig,
     PublishConfig,
+    SectionConfig,
     SiteConfig,
     StorageConfig,
 )
@@ -170,7 +170,7 @@ class _Loader:
                 retention_seconds=storage.retention if storage else StorageConfig.retention_seconds,
             ),
             polling=self.polling_config(polling),
-            categories=tuple(categories),
+            sections=tuple(categories),
             feeds=tuple(feeds),
             publish=PublishConfig(page_size=publish.page_size),
             outputs=tuple(outputs),
@@ -207,7 +207,7 @@ class _Loader:
             max_body_bytes=polling.max_body,
         )
 
-    def categories(self) -> tuple[list[CategoryConfig], dict[str, str]]:
+    def categories(self) -> tuple[list[SectionConfig], dict[str, str]]:
         """Return the valid categories and a map of every folded name/alias to its name.
 
         The names of invalid categories are kept in the map too, so that feeds naming
@@ -215,7 +215,7 @@ class _Loader:
         """
         labels: dict[str, _Claim] = {}  # folded name or alias -> the category it means
         slugs: dict[str, tuple[str, int | None]] = {}
-        result: list[CategoryConfig] = []
+        result: list[SectionConfig] = []
         for index, data in self.items("categories", "name"):
             loc: Loc = ("categories", index)
             model = self.validate(Category, data, loc)
@@ -229,7 +229,7 @@ class _Loader:
                 continue
             keywords = unique(model.keywords)
             result.append(
-                CategoryConfig(
+                SectionConfig(
                     name=model.name,
                     slug=slugify(model.name),
                     aliases=tuple(aliases),
@@ -303,7 +303,7 @@ class _Loader:
                 FeedConfig(
                     url=model.url,
                     title=model.title,
-                    category=category,
+                    section=category,
                     interval_seconds=model.interval,
                     line=self.line(loc),
                 )
@@ -348,9 +348,7 @@ class _Loader:
         self.error(message + _category_hint(written, known), self.line(where))
         return None
 
-    def outputs(
-        self, categories: list[CategoryConfig], known: dict[str, str]
-    ) -> list[OutputConfig]:
+    def outputs(self, categories: list[SectionConfig], known: dict[str, str]) -> list[OutputConfig]:
         """Return the valid custom outputs; names must not collide with each other, with
         a category's URL slug or with "all"."""
         urls_taken = {category.slug: f"category {category.name!r}" for category in categories}
@@ -371,7 +369,7 @@ class _Loader:
                     name=model.name,
                     title=model.title,
                     description=model.description,
-                    categories=tuple(dict.fromkeys(name for name in names if name)),
+                    sections=tuple(dict.fromkeys(name for name in names if name)),
                     include=tuple(unique(model.include)),
                     exclude=tuple(unique(model.exclude)),
                     line=self.line(loc),

@@ -37,7 +37,7 @@ class PollingConfig:
 
 
 @dataclass(frozen=True)
-class CategoryConfig:
+class SectionConfig:
     name: str
     slug: str
     aliases: tuple[str, ...] = ()
@@ -50,7 +50,7 @@ class FeedConfig:
     # an absolute path (resolved against the config file's folder).
     url: str
     title: str | None = None
-    category: str | None = None  # a category *name* defined in categories
+    section: str | None = None  # default section *name* (feeds.yaml: category)
     interval_seconds: int | None = None
     line: int | None = None  # line in feeds.yaml, for messages
 
@@ -67,7 +67,7 @@ class OutputConfig:
     name: str  # URL slug, unique among outputs and category slugs, never "all"
     title: str
     description: str | None = None
-    categories: tuple[str, ...] = ()  # category *names*; () means every section
+    sections: tuple[str, ...] = ()  # section *names*; () means every section
     include: tuple[str, ...] = ()  # phrases; a story must mention one (none: no filter)
     exclude: tuple[str, ...] = ()  # phrases; a story mentioning any is left out
     line: int | None = None  # line in feeds.yaml, for messages
@@ -79,7 +79,7 @@ class Config:
     site: SiteConfig = field(default_factory=SiteConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     polling: PollingConfig = field(default_factory=PollingConfig)
-    categories: tuple[CategoryConfig, ...] = ()
+    sections: tuple[SectionConfig, ...] = ()  # feeds.yaml: categories
     feeds: tuple[FeedConfig, ...] = ()
     publish: PublishConfig = field(default_factory=PublishConfig)
     outputs: tuple[OutputConfig, ...] = ()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from aggregator.config import CategoryConfig, fold_label
+from aggregator.config import SectionConfig, fold_label
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Categorization:
 class Categorizer:
     """Built once per config; ``categorize`` is then cheap and thread-safe."""
 
-    def __init__(self, categories: tuple[CategoryConfig, ...]) -> None:
+    def __init__(self, categories: tuple[SectionConfig, ...]) -> None:
         self._order = {category.name: index for index, category in enumerate(categories)}
         self._by_label: dict[str, str] = {}
         for category in categories:

@@ -44,7 +44,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from aggregator.config import CategoryConfig, fold_label
+from aggregator.config import SectionConfig, fold_label
 
 LabelTrust = Literal["trust", "ignore_tags", "default_last", "ignore"]
 LABEL_TRUST_VALUES: tuple[LabelTrust, ...] = ("trust", "ignore_tags", "default_last", "ignore")
@@ -104,7 +104,7 @@ class Filing:
 class SectionRules:
     """The sections of a config, ready to match tags and keywords. Built once per config."""
 
-    def __init__(self, categories: Iterable[CategoryConfig]) -> None:
+    def __init__(self, categories: Iterable[SectionConfig]) -> None:
         self.names: tuple[str, ...] = ()
         self._by_label: dict[str, str] = {}
         self._keywords: list[tuple[str, re.Pattern[str]]] = []

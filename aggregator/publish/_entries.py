@@ -96,7 +96,7 @@ def story_id_uri(site: SiteConfig, story_id: int) -> str:
     return f"{_tag_base(site)}/story/{story_id}"
 
 
-def feed_url(site: SiteConfig, name: str, fmt: str, before: str | None = None) -> str:
+def output_url(site: SiteConfig, name: str, fmt: str, before: str | None = None) -> str:
     """Return the absolute URL of an output in a format, of one page when ``before``."""
     url = f"{site.base_url}/feeds/{name}.{fmt}"
     return f"{url}?before={before}" if before else url
@@ -221,7 +221,7 @@ class FeedDocument:
     next_before: str | None = None  # the next page's token; None on the last page
 
     def url(self, fmt: str, before: str | None = None) -> str:
-        return feed_url(self.site, self.output.name, fmt, before)
+        return output_url(self.site, self.output.name, fmt, before)
 
     @property
     def alternate_url(self) -> str:
@@ -239,7 +239,7 @@ class FeedDocument:
 
 def section_labels(config: Config) -> dict[str, str]:
     """Return category slug -> category name, for entry categories."""
-    return {category.slug: category.name for category in config.categories}
+    return {category.slug: category.name for category in config.sections}
 
 
 def updated_of(story: StoryView | StoryRef) -> datetime:

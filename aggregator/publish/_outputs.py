@@ -72,7 +72,7 @@ def outputs_of(config: Config) -> dict[str, Output]:
             name=ALL_OUTPUT, title=site, subtitle=f"Every story on {site}, newest first"
         )
     }
-    for category in config.categories:
+    for category in config.sections:
         outputs[category.slug] = Output(
             name=category.slug,
             title=f"{site}: {category.name}",
@@ -80,13 +80,13 @@ def outputs_of(config: Config) -> dict[str, Output]:
             sections=(category.slug,),
             reader_path=f"/c/{category.slug}",
         )
-    slug_of = {category.name: category.slug for category in config.categories}
+    slug_of = {category.name: category.slug for category in config.sections}
     for custom in config.outputs:
         outputs[custom.name] = Output(
             name=custom.name,
             title=f"{site}: {custom.title}",
             subtitle=custom.description or f"{custom.title} on {site}, newest first",
-            sections=tuple(slug_of[name] for name in custom.categories if name in slug_of),
+            sections=tuple(slug_of[name] for name in custom.sections if name in slug_of),
             include=custom.include,
             exclude=custom.exclude,
         )
@@ -193,7 +193,7 @@ def collect_page(
         batch = min(batch * 2, 1000)  # a rare phrase needs long reads; grow them
 
 
-def encode_cursor(cursor: StoryCursor) -> str:
+def encode_page_token(cursor: StoryCursor) -> str:
     """Return the opaque ``before`` token of a page boundary (URL-safe)."""
     delta = cursor.sort_at - EPOCH
     micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
@@ -205,7 +205,7 @@ _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CURSOR_RE = re.compile(r"(-?[0-9]{1,19}):([0-9]{1,19})")
 
 
-def decode_cursor(token: str) -> StoryCursor:
+def decode_page_token(token: str) -> StoryCursor:
     """Return the page boundary a token names. Raises InvalidCursorError."""
     if not _TOKEN_RE.fullmatch(token):
         raise InvalidCursorError()
@@ -221,6 +221,6 @@ def decode_cursor(token: str) -> StoryCursor:
     except OverflowError:
         raise InvalidCursorError() from None
     # One token per boundary, so cached pages are not duplicated under other spellings.
-    if encode_cursor(cursor) != token:
+    if encode_page_token(cursor) != token:
         raise InvalidCursorError()
     return cursor

@@ -1,7 +1,7 @@
 """A page of a merged feed, built from storage with each story's entry rendered once.
 
 Rendering an entry (feedgen for Atom and RSS) costs far more than reading it, so a
-story's entry is rendered once per change and kept: in memory (``kept``, shared by
+story's entry is rendered once per change and kept: in memory (``renderings``, shared by
 the pages of one process) and in the database (storage.story_renderings, shared by
 every process and kept across restarts). A page is then built from story
 references alone (ids, dates and a stamp of what the entry is made from; no text
@@ -28,11 +28,11 @@ from aggregator.publish._outputs import (
     Output,
     changed_outputs,
     collect_page,
-    encode_cursor,
+    encode_page_token,
     outputs_of,
     version_keys_of,
 )
-from aggregator.publish._render import Fragments, assemble_feed, entry_context, entry_renderer
+from aggregator.publish._render import Renderings, assemble_feed, entry_context, entry_renderer
 from aggregator.storage import Storage
 from aggregator.types import StoryCursor, StoryPage, StoryRef, StoryView
 
@@ -66,13 +66,13 @@ def build_page(
     token: str | None = None,
     cursor: StoryCursor | None = None,
     labels: dict[str, str] | None = None,
-    kept: Fragments | None = None,
+    renderings: Renderings | None = None,
     save: bool = True,
 ) -> BuiltPage:
     """Return one page of an output in a format ("atom", "rss" or "json").
 
     ``token``/``cursor`` name the page (None: the newest); ``labels`` are the
-    config's section_labels (computed when not given); ``kept`` is the in-memory
+    config's section_labels (computed when not given); ``renderings`` is the in-memory
     map of rendered entries to use and fill (see publish.render_feed). Entries
     rendered for the page are stored in the database, unless ``save`` is False:
     then the caller stores ``new_renderings`` when convenient (after answering).
@@ -105,8 +105,8 @@ def build_page(
         refs, next_cursor = ref_page.refs, ref_page.next_cursor
     # Unfiltered pages read the stored renderings with the references already.
     looked_up = not output.is_filtered
-    pieces, rendered = _entries(
-        storage, fmt, context, config.site, labels, refs, views, kept, looked_up
+    entries, rendered = _entries(
+        storage, fmt, context, config.site, labels, refs, views, renderings, looked_up
     )
     if save:
         storage.save_renderings(fmt, context, rendered)
@@ -116,10 +116,10 @@ def build_page(
         stories=(),
         section_labels=labels,
         before=token,
-        next_before=encode_cursor(next_cursor) if next_cursor else None,
+        next_before=encode_page_token(next_cursor) if next_cursor else None,
     )
-    body = assemble_feed(fmt, document, pieces, feed_updated(refs))
-    return BuiltPage(body, len(pieces), context, tuple(rendered))
+    body = assemble_feed(fmt, document, entries, feed_updated(refs))
+    return BuiltPage(body, len(entries), context, tuple(rendered))
 
 
 def _entries(
@@ -130,29 +130,29 @@ def _entries(
     labels: dict[str, str],
     refs: Sequence[StoryRef],
     views: dict[int, StoryView],
-    kept: Fragments | None,
+    renderings: Renderings | None,
     looked_up: bool,
 ) -> tuple[list[bytes], list[Rendered]]:
     """The rendered entries of these stories, in order, and those newly rendered.
 
-    Looked for in ``kept``, then in the StoryRefs' stored renderings (``looked_up``:
+    Looked for in ``renderings``, then in the StoryRefs' stored renderings (``looked_up``:
     the refs were read with them; else they are read now), else rendered.
     """
-    kept = {} if kept is None else kept
+    cache: Renderings = {} if renderings is None else renderings
     found: dict[int, bytes] = {}
     for ref in refs:
-        piece = kept.get((context, ref.id, ref.stamp))
-        if piece is None and ref.stored is not None and ref.stored[0] == ref.stamp:
-            piece = kept[(context, ref.id, ref.stamp)] = ref.stored[1]
-        if piece is not None:
-            found[ref.id] = piece
+        rendering = cache.get((context, ref.id, ref.stamp))
+        if rendering is None and ref.rendering is not None and ref.rendering[0] == ref.stamp:
+            rendering = cache[(context, ref.id, ref.stamp)] = ref.rendering[1]
+        if rendering is not None:
+            found[ref.id] = rendering
     missing = [ref for ref in refs if ref.id not in found]
     if missing and not looked_up:
         stored = storage.stored_renderings([ref.id for ref in missing], fmt, context)
         for ref in missing:
             hit = stored.get(ref.id)
             if hit is not None and hit[0] == ref.stamp:
-                found[ref.id] = kept[(context, ref.id, ref.stamp)] = hit[1]
+                found[ref.id] = cache[(context, ref.id, ref.stamp)] = hit[1]
     missing = [ref for ref in refs if ref.id not in found]
     rendered: list[Rendered] = []
     if missing:
@@ -165,8 +165,8 @@ def _entries(
             # Stored under the stamp of what was rendered, which a poll may have
             # changed since the references were read.
             stamp = story.stamp
-            piece = found[ref.id] = kept[(context, ref.id, stamp)] = render(story)
-            rendered.append((ref.id, stamp, piece))
+            rendering = found[ref.id] = cache[(context, ref.id, stamp)] = render(story)
+            rendered.append((ref.id, stamp, rendering))
     return [found[ref.id] for ref in refs if ref.id in found], rendered
 
 

@@ -1,7 +1,7 @@
 """The merged feeds: Atom and RSS 2.0 (via feedgen), JSON Feed 1.1 and OPML 2.0.
 
 Pure: stories (StoryView), an output description and the site config in, bytes
-out. The public face of the publish_* modules, which split the work:
+out. The public face of the publish package, which split the work:
 publish_outputs.py (outputs, filters, paging and its tokens), publish_entries.py
 (what every format shows of a story, made safe), publish_feedgen.py (Atom and RSS,
 the only importer of feedgen) and publish_json.py (JSON Feed). OPML is here.
@@ -29,32 +29,32 @@ from aggregator.publish._feedgen import FEEDGEN_VERSION, ItemRenderer, assemble_
 from aggregator.publish._json import assemble_json, json_entry
 from aggregator.types import FeedState, StoryView
 
-# Bump when a change to the publish_* modules changes how an entry renders: stored
+# Bump when a change to the publish package changes how an entry renders: stored
 # renderings made by the old code are then made again.
 RENDER_VERSION = 1
 # Rendered entries by (entry_context, story id, story stamp) (see render_feed).
-Fragments = MutableMapping[Hashable, bytes]
+Renderings = MutableMapping[Hashable, bytes]
 
 
-def render_feed(fmt: str, document: FeedDocument, fragments: Fragments | None = None) -> bytes:
+def render_feed(fmt: str, document: FeedDocument, renderings: Renderings | None = None) -> bytes:
     """Return the document in a format of FORMATS ("atom", "rss" or "json") as UTF-8.
 
-    ``fragments`` (optional, e.g. a bounded cache kept between calls) memoizes each
+    ``renderings`` (optional, e.g. a bounded cache kept between calls) memoizes each
     story's rendered entry by (entry_context, story id, story stamp): rebuilding a
     page after a poll then renders only the stories that changed. The bytes are the
     same either way. Raises ValueError for an unknown format.
     """
     render = entry_renderer(fmt, document.site, document.section_labels)
     context = entry_context(fmt, document.site, document.section_labels)
-    kept: Fragments = {} if fragments is None else fragments
-    pieces = []
+    cache: Renderings = {} if renderings is None else renderings
+    entries = []
     for story in document.stories:
         key = (context, story.id, story.stamp)
-        piece = kept.get(key)
-        if piece is None:
-            piece = kept[key] = render(story)
-        pieces.append(piece)
-    return assemble_feed(fmt, document, pieces, feed_updated(document.stories))
+        rendering = cache.get(key)
+        if rendering is None:
+            rendering = cache[key] = render(story)
+        entries.append(rendering)
+    return assemble_feed(fmt, document, entries, feed_updated(document.stories))
 
 
 def entry_renderer(
@@ -80,16 +80,16 @@ def entry_context(fmt: str, site: SiteConfig, labels: Mapping[str, str]) -> str:
 
 
 def assemble_feed(
-    fmt: str, document: FeedDocument, pieces: Sequence[bytes], updated: datetime
+    fmt: str, document: FeedDocument, entries: Sequence[bytes], updated: datetime
 ) -> bytes:
-    """Return a page of an output: ``document``'s feed-level parts around ``pieces``,
+    """Return a page of an output: ``document``'s feed-level parts around ``entries``,
     the page's entries made by entry_renderer, newest first (``document.stories``
     is not looked at). ``updated`` is the feed's updated time."""
     if fmt == "json":
-        return assemble_json(document, pieces)
+        return assemble_json(document, entries)
     if fmt not in ("atom", "rss"):
         raise ValueError(f"unknown feed format {fmt!r}")
-    return assemble_xml(fmt, document, pieces, updated)
+    return assemble_xml(fmt, document, entries, updated)
 
 
 # --- OPML 2.0 ----------------------------------------------------------------------------
@@ -102,7 +102,7 @@ def render_opml(config: Config, feeds: Sequence[FeedState] = ()) -> bytes:
     Local (file:) feeds are left out: their paths mean nothing to a subscriber.
     """
     stored = {feed.url: feed for feed in feeds}
-    groups: dict[str, list[ElementTree.Element]] = {c.name: [] for c in config.categories}
+    groups: dict[str, list[ElementTree.Element]] = {c.name: [] for c in config.sections}
     ungrouped: list[ElementTree.Element] = []
     for feed in config.feeds:
         url = http_url(feed.url)
@@ -116,7 +116,7 @@ def render_opml(config: Config, feeds: Sequence[FeedState] = ()) -> bytes:
         site_url = http_url(state.site_url) if state else None
         if site_url:
             outline.set("htmlUrl", site_url)
-        groups.get(feed.category or "", ungrouped).append(outline)
+        groups.get(feed.section or "", ungrouped).append(outline)
     root = ElementTree.Element("opml", version="2.0")
     head = ElementTree.SubElement(root, "head")
     title = plain_line(config.site.title, TITLE_LIMIT)

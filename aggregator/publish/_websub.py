@@ -16,7 +16,7 @@ from typing import Protocol
 from aggregator.config import Config, SiteConfig
 from aggregator.errors import StorageError
 from aggregator.fetch import ping_hub
-from aggregator.publish._entries import feed_url
+from aggregator.publish._entries import output_url
 from aggregator.publish._outputs import FORMATS, Output, changed_outputs, version_keys_of
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ class HasSectionVersions(Protocol):
 
 def topic_urls(site: SiteConfig, outputs: Sequence[Output]) -> list[str]:
     """Return the topic URL of every format of every output (their newest pages)."""
-    return [feed_url(site, output.name, fmt) for output in outputs for fmt in FORMATS]
+    return [output_url(site, output.name, fmt) for output in outputs for fmt in FORMATS]
 
 
 def ping_changes(config: Config, storage: HasSectionVersions, before: Versions) -> int:

@@ -23,7 +23,7 @@ def feed_state(row: Row[Any]) -> FeedState:
         id=row.id,
         url=row.url,
         config_title=row.config_title,
-        category=row.category,
+        section=row.category,
         interval_seconds=row.interval_seconds,
         active=row.active,
         feed_title=row.feed_title,
@@ -85,7 +85,7 @@ class FeedsMixin(StorageBase):
                 listed.add(feed.url)
                 values = {
                     "config_title": feed.title,
-                    "category": feed.category,
+                    "category": feed.section,
                     "interval_seconds": feed.interval_seconds,
                     "active": True,
                 }

@@ -116,7 +116,7 @@ class StoriesMixin(StorageBase):
         merged-feed page needs when its entries are rendered already. Reads no text.
 
         With ``rendered_as=(format, context)``, each StoryRef also carries the story's
-        stored rendering in that format and context, if any (``stored``).
+        stored rendering in that format and context, if any (``rendering``).
         """
         with self.read() as conn:
             keys = conn.execute(_page_keys_query(sections, limit + 1, before)).all()
@@ -246,7 +246,7 @@ class _StoryRow(NamedTuple):
     changed_at: datetime
     lead_entry_id: int | None
     sections: tuple[str, ...]
-    stored: tuple[str, bytes] | None  # (stamp, body) of a stored rendering
+    rendering: tuple[str, bytes] | None  # (stamp, body) of a stored rendering
 
 
 @functools.cache
@@ -308,7 +308,7 @@ def _story_refs(conn: Connection, stories_read: dict[int, _StoryRow]) -> dict[in
         stamp = story_stamp(
             story_id, story.sort_at, story.changed_at, story.sections, (lead, *others)
         )
-        refs[story_id] = StoryRef(story_id, story.sort_at, story.changed_at, stamp, story.stored)
+        refs[story_id] = StoryRef(story_id, story.sort_at, story.changed_at, stamp, story.rendering)
     return refs
 
 

@@ -94,8 +94,8 @@ class Updater:
             clock=clock or (lambda: datetime.now(UTC)),
             storage=storage,
             fetcher=fetcher,
-            categorizer=Categorizer(config.categories),
-            section_slugs={category.name: category.slug for category in config.categories},
+            categorizer=Categorizer(config.sections),
+            section_slugs={category.name: category.slug for category in config.sections},
             default_interval_seconds=config.polling.interval_seconds,
             bounds=Bounds(config.polling.min_interval_seconds, config.polling.max_interval_seconds),
         )
@@ -250,7 +250,7 @@ class Updater:
             title=entry.title,
             summary_text=summary_text,
             tags=entry.tags,
-            feed_category=feed.category,
+            feed_category=feed.section,
         )
         return ProcessedEntry(
             identity=identity,

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from aggregator.types import StoryState
 from aggregator.web import aggregator, state
 from aggregator.web.errors import wants_json
-from aggregator.web.present import decode_cursor, local_path, parse_scope, positive_int
+from aggregator.web.present import decode_position, local_path, parse_scope, positive_int
 
 blueprint = Blueprint("actions", __name__)
 
@@ -63,7 +63,7 @@ def mark_all_read() -> BaseResponse | Response:
     """Mark a list read up to the newest story its page showed (form fields ``scope``,
     ``newest``, ``watermark``); stories that arrived since stay unread."""
     scope = parse_scope(request.form.get("scope"), state().config)
-    newest = decode_cursor(request.form.get("newest"))
+    newest = decode_position(request.form.get("newest"))
     watermark = positive_int(request.form.get("watermark"), "watermark")
     if scope is None or newest is None or watermark is None:
         raise BadRequest("the form does not say which stories were shown")

@@ -1,6 +1,6 @@
 """The merged feeds over HTTP: /feeds/<name>.atom|.rss|.json and /feeds.opml.
 
-Pages are built by feed_pages.build_page (entries rendered once per change, kept in
+Pages are built by Aggregator.render_output (entries rendered once per change, kept in
 memory here and stored in the database). A rendered page of an output is kept
 until a poll changes one of the sections it shows (their ``section_versions``
 stamp differs). A request whose validators
@@ -33,7 +33,7 @@ blueprint = Blueprint("outputs", __name__)
 
 CACHE_EXTENSION_KEY = "aggregator.feeds"
 CACHE_SIZE = 256  # renderings kept (output x format x page)
-FRAGMENTS_SIZE = 5000  # rendered entries kept; a few KB each
+RENDERINGS_SIZE = 5000  # rendered entries kept; a few KB each
 MAX_AGE_CAP = 3600  # seconds; subscribers should not wait longer than this for news
 # Seconds a read of the section versions is trusted. A poll's changes show up this
 # much later at most, next to the minutes of max-age the responses allow anyway.
@@ -42,7 +42,7 @@ VERSIONS_TTL_CONFIG = "FEEDS_VERSIONS_TTL"
 
 
 @dataclass
-class Rendering:
+class RenderedPage:
     """One rendered page of an output, with its validators."""
 
     stamp: tuple[int, ...]  # the section versions it was built from
@@ -62,11 +62,11 @@ CacheKey = tuple[str, str, str | None]  # output name, format, page token
 Versions = dict[str, tuple[int, datetime]]
 
 
-class LRUFragments(MutableMapping[Hashable, bytes]):
-    """publish.Fragments shared by the request threads: bounded, least recently used
+class RenderingCache(MutableMapping[Hashable, bytes]):
+    """publish.Renderings shared by the request threads: bounded, least recently used
     dropped first."""
 
-    def __init__(self, size: int = FRAGMENTS_SIZE) -> None:
+    def __init__(self, size: int = RENDERINGS_SIZE) -> None:
         self.size = size
         self._lock = threading.Lock()
         self._items: OrderedDict[Hashable, bytes] = OrderedDict()
@@ -113,9 +113,9 @@ class FeedCache:
         self.builds = 0  # renderings made, for tests and benchmarks
         self.rendered_entries = 0  # entries rendered for them (not found kept or stored)
         self._lock = threading.Lock()
-        self._renderings: OrderedDict[CacheKey, Rendering] = OrderedDict()
+        self._renderings: OrderedDict[CacheKey, RenderedPage] = OrderedDict()
         self._versions: dict[tuple[str, ...], tuple[float, Versions]] = {}
-        self.fragments = LRUFragments()
+        self.renderings = RenderingCache()
         self._config: Config | None = None
 
     def follow(self, config: Config) -> None:
@@ -124,7 +124,7 @@ class FeedCache:
             if config is not self._config:
                 self._config = config
                 self._renderings.clear()
-                self.fragments.clear()
+                self.renderings.clear()
 
     def section_versions(self, source: Aggregator, keys: tuple[str, ...]) -> Versions:
         """Return the section versions of ``keys``, read again at most every versions_ttl s."""
@@ -138,14 +138,14 @@ class FeedCache:
             self._versions[keys] = (now, versions)
         return versions
 
-    def get(self, key: CacheKey) -> Rendering | None:
+    def get(self, key: CacheKey) -> RenderedPage | None:
         with self._lock:
             rendering = self._renderings.get(key)
             if rendering is not None:
                 self._renderings.move_to_end(key)
             return rendering
 
-    def put(self, key: CacheKey, rendering: Rendering) -> None:
+    def put(self, key: CacheKey, rendering: RenderedPage) -> None:
         with self._lock:
             self.builds += 1
             self._renderings[key] = rendering
@@ -158,7 +158,7 @@ class FeedCache:
         with self._lock:
             self._renderings.clear()
             self._versions.clear()
-        self.fragments.clear()
+        self.renderings.clear()
 
 
 def feed_cache(app: Flask | None = None) -> FeedCache:
@@ -194,7 +194,7 @@ def merged_feed(name: str, fmt: str) -> Response:
             (versions[k][1] for k in output.version_keys if k in versions), default=None
         )
         built = source.render_output(
-            name, fmt, before=token, renderings=cache.fragments, save=False
+            name, fmt, before=token, renderings=cache.renderings, save=False
         )
         cache.rendered_entries += built.rendered
         rendering = _rendering(built.body, stamp, changed_at, rendering)
@@ -235,16 +235,16 @@ def _rendering(
     body: bytes,
     stamp: tuple[int, ...],
     changed_at: datetime | None,
-    previous: Rendering | None,
-) -> Rendering:
+    previous: RenderedPage | None,
+) -> RenderedPage:
     digest = hashlib.blake2b(body, digest_size=16).hexdigest()
     if previous is not None and previous.digest == digest:
         # A poll touched the sections but not this page: same bytes, same validators.
-        return Rendering(stamp, previous.body, digest, previous.last_modified, previous.gzipped)
+        return RenderedPage(stamp, previous.body, digest, previous.last_modified, previous.gzipped)
     now = datetime.now(UTC)
     # Never in the future (RFC 9110 §8.8.2.1), and whole seconds as HTTP dates are.
     last_modified = min(changed_at or now, now).replace(microsecond=0)
-    return Rendering(stamp, body, digest, last_modified)
+    return RenderedPage(stamp, body, digest, last_modified)
 
 
 # --- HTTP --------------------------------------------------------------------------------
@@ -254,7 +254,7 @@ def _max_age(config: Config) -> int:
     return max(1, min(config.polling.interval_seconds, MAX_AGE_CAP))
 
 
-def _respond(rendering: Rendering, content_type: str, max_age: int) -> Response:
+def _respond(rendering: RenderedPage, content_type: str, max_age: int) -> Response:
     """The 200 or 304 response for a rendering, honouring the request's validators
     and Accept-Encoding."""
     gzipped = request.accept_encodings.quality("gzip") > 0
@@ -276,7 +276,7 @@ def _respond(rendering: Rendering, content_type: str, max_age: int) -> Response:
     return Response(body, 200, headers, content_type=f"{content_type}; charset=utf-8")
 
 
-def _not_modified(rendering: Rendering) -> bool:
+def _not_modified(rendering: RenderedPage) -> bool:
     if_none_match = request.headers.get("If-None-Match")
     if if_none_match is not None:
         # Weak comparison (RFC 9110 §13.1.2); either coding of this body matches.

@@ -27,15 +27,17 @@ MICROSECOND = timedelta(microseconds=1)
 # --- URL parameters ----------------------------------------------------------------------
 
 
-def encode_cursor(cursor: StoryCursor) -> str:
+def encode_position(cursor: StoryCursor) -> str:
     """Return a list position as a URL parameter: "<microseconds since 1970>_<story id>"."""
     # Integer arithmetic: a float timestamp could round a microsecond away and make a
     # page boundary skip or repeat a story.
     return f"{(cursor.sort_at - EPOCH) // MICROSECOND}_{cursor.story_id}"
 
 
-def decode_cursor(value: str | None) -> StoryCursor | None:
-    """Return the position an ``encode_cursor`` value names, None for none. Raises BadRequest."""
+def decode_position(value: str | None) -> StoryCursor | None:
+    """Return the list position an ``encode_position`` value names (None for none).
+
+    Raises BadRequest."""
     if not value:
         return None
     micros, _, story_id = value.partition("_")
@@ -83,7 +85,7 @@ def parse_scope(value: str | None, config: Config) -> str | None:
 
 def section_names(config: Config) -> dict[str, str]:
     """Return category slug -> display name, in the config's order."""
-    return {category.slug: category.name for category in config.categories}
+    return {category.slug: category.name for category in config.sections}
 
 
 def relative_time(moment: datetime | None, now: datetime | None = None) -> str:
@@ -224,4 +226,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(absolute_time, "abstime")
     app.add_template_filter(iso_time, "isotime")
     app.add_template_filter(marked, "marked")
-    app.add_template_filter(encode_cursor, "cursor")
+    app.add_template_filter(encode_position, "cursor")

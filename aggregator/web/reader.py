@@ -19,7 +19,7 @@ from aggregator.web.assets import asset_dir
 from aggregator.web.present import (
     article_html,
     build_sidebar,
-    decode_cursor,
+    decode_position,
     parse_scope,
     positive_int,
     section_names,
@@ -63,11 +63,11 @@ def list_url(scope: str, **params: Any) -> str:
 
 def list_page(scope: str, heading: str, **context: Any) -> str:
     unread_only = request.args.get("unread") == "1"
-    before = decode_cursor(request.args.get("before"))
+    before = decode_position(request.args.get("before"))
     page = aggregator().get_stories(scope, unread_only=unread_only, before=before, limit=PAGE_SIZE)
     # "Mark all read" reaches down from the newest story shown since the first page;
     # older pages carry that position along in ``top``.
-    newest = decode_cursor(request.args.get("top"))
+    newest = decode_position(request.args.get("top"))
     if newest is None and page.stories:
         first = page.stories[0].story
         newest = StoryCursor(first.sort_at, first.id)
