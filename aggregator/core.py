@@ -43,7 +43,6 @@ from aggregator.publish import (
     prerender_changed,
     prune_renderings,
     render_opml,
-    section_labels,
     versions_snapshot,
 )
 from aggregator.storage import Storage, StoredForFiling, open_storage
@@ -114,7 +113,7 @@ class Aggregator:
         # Made from the config's polling limits when first needed; given, it is used
         # until the limits change (tests give one with another address policy).
         self._fetcher = fetcher
-        self._outputs: tuple[Config, dict[str, Output], dict[str, str]] | None = None
+        self._outputs: tuple[Config, dict[str, Output]] | None = None
 
     # --- opening and closing -----------------------------------------------------------
 
@@ -383,7 +382,7 @@ class Aggregator:
         or a feed's default section changed). Returns how many entries moved."""
         config = self._config
         categorizer = Categorizer(config.sections)
-        slugs = {category.name: category.slug for category in config.sections}
+        slugs = config.section_slugs()
 
         def sections_of(item: StoredForFiling) -> tuple[str, ...]:
             result = categorizer.categorize(
@@ -473,18 +472,11 @@ class Aggregator:
     def outputs(self) -> dict[str, Output]:
         """Every merged feed of the config by name: "all", each section, each custom
         output (computed once per config)."""
-        return self._outputs_of_config()[0]
-
-    def section_labels(self) -> dict[str, str]:
-        """Section slug -> name, as the merged feeds label their entries."""
-        return self._outputs_of_config()[1]
-
-    def _outputs_of_config(self) -> tuple[dict[str, Output], dict[str, str]]:
         config = self._config
         kept = self._outputs
         if kept is None or kept[0] is not config:
-            kept = self._outputs = (config, outputs_of(config), section_labels(config))
-        return kept[1], kept[2]
+            kept = self._outputs = (config, outputs_of(config))
+        return kept[1]
 
     def output_versions(self, keys: tuple[str, ...]) -> Versions:
         """The section versions an output depends on (see Output.version_keys): they
@@ -515,7 +507,7 @@ class Aggregator:
             fmt,
             token=before,
             cursor=cursor,
-            labels=self.section_labels(),
+            labels=self._config.section_names(),
             renderings=renderings,
             save=save,
         )

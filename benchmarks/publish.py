@@ -55,7 +55,6 @@ from aggregator.publish import (
     outputs_of,
     prerender_changed,
     render_feed,
-    section_labels,
     versions_snapshot,
 )
 from aggregator.storage import ProcessedEntry, Storage, open_storage
@@ -206,7 +205,7 @@ class ServerTimer:
 def bench_output(storage: Storage, db_url: str, name: str, page_size: int, repeat: int) -> None:
     config = make_config(db_url, page_size)
     output = outputs_of(config)[name]
-    labels = section_labels(config)
+    labels = config.section_names()
     sections = output.sections or None
 
     def query() -> Any:

@@ -34,7 +34,6 @@ from aggregator.publish import (
     outputs_of,
     prerender_changed,
     render_feed,
-    section_labels,
     versions_snapshot,
 )
 from aggregator.storage import Storage, open_storage, schema
@@ -189,7 +188,7 @@ def test_each_entry_is_rendered_once_for_every_process(db_url: str, fmt: str) ->
         check_output(fmt, cold.body)
         # The same bytes as rendering every story from scratch.
         stories = first.list_stories(limit=10).stories
-        document = FeedDocument(output, config.site, stories, section_labels(config))
+        document = FeedDocument(output, config.site, stories, config.section_names())
         assert cold.body == render_feed(fmt, document)
         # Nothing kept in memory: read back from the database, here and elsewhere.
         again = build_page(first, config, output, fmt, renderings={})
@@ -368,7 +367,7 @@ def test_pruning_keeps_renderings_of_newest_pages_and_recent_stories_only(
 
 
 def page_context(config: Config) -> str:
-    return entry_context("atom", config.site, section_labels(config))
+    return entry_context("atom", config.site, config.section_names())
 
 
 # --- after a poll ----------------------------------------------------------------------------

@@ -83,3 +83,11 @@ class Config:
     feeds: tuple[FeedConfig, ...] = ()
     publish: PublishConfig = field(default_factory=PublishConfig)
     outputs: tuple[OutputConfig, ...] = ()
+
+    def section_names(self) -> dict[str, str]:
+        """Section slug -> name, in the config's order (the one place they are paired)."""
+        return {section.slug: section.name for section in self.sections}
+
+    def section_slugs(self) -> dict[str, str]:
+        """Section name -> slug, in the config's order."""
+        return {section.name: section.slug for section in self.sections}

@@ -18,7 +18,6 @@ from aggregator.publish._entries import (
     http_url,
     output_url,
     plain_line,
-    section_labels,
     story_id_uri,
     xml_safe,
 )
@@ -94,7 +93,6 @@ __all__ = [
     "prune_renderings",
     "render_feed",
     "render_opml",
-    "section_labels",
     "story_id_uri",
     "story_matches",
     "topic_urls",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from aggregator.config import Config, SiteConfig
+from aggregator.config import SiteConfig
 from aggregator.publish._outputs import EPOCH, Output
 from aggregator.types import StoryRef, StoryView
 
@@ -235,11 +235,6 @@ class FeedDocument:
     def hub(self) -> str | None:
         # Only the newest page is a WebSub topic; older pages change rarely.
         return http_url(self.site.websub_hub) if self.before is None else None
-
-
-def section_labels(config: Config) -> dict[str, str]:
-    """Return category slug -> category name, for entry categories."""
-    return {category.slug: category.name for category in config.sections}
 
 
 def updated_of(story: StoryView | StoryRef) -> datetime:

@@ -80,7 +80,7 @@ def outputs_of(config: Config) -> dict[str, Output]:
             sections=(category.slug,),
             reader_path=f"/c/{category.slug}",
         )
-    slug_of = {category.name: category.slug for category in config.sections}
+    slug_of = config.section_slugs()
     for custom in config.outputs:
         outputs[custom.name] = Output(
             name=custom.name,

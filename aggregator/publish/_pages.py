@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from aggregator.config import Config, SiteConfig
 from aggregator.errors import StorageError
-from aggregator.publish._entries import FeedDocument, feed_updated, section_labels
+from aggregator.publish._entries import FeedDocument, feed_updated
 from aggregator.publish._outputs import (
     FORMATS,
     Output,
@@ -72,37 +72,23 @@ def build_page(
     """Return one page of an output in a format ("atom", "rss" or "json").
 
     ``token``/``cursor`` name the page (None: the newest); ``labels`` are the
-    config's section_labels (computed when not given); ``renderings`` is the in-memory
+    config's section names (computed when not given); ``renderings`` is the in-memory
     map of rendered entries to use and fill (see publish.render_feed). Entries
     rendered for the page are stored in the database, unless ``save`` is False:
     then the caller stores ``new_renderings`` when convenient (after answering).
     """
-    labels = section_labels(config) if labels is None else labels
+    labels = config.section_names() if labels is None else labels
     context = entry_context(fmt, config.site, labels)
-    page_size = config.publish.page_size
-    views: dict[int, StoryView] = {}
     if output.is_filtered:
-        # Which stories match include/exclude depends on their text: read them whole.
-        sections = output.sections or None
-
-        def fetch(before: StoryCursor | None, limit: int) -> StoryPage:
-            return storage.list_stories(sections=sections, limit=limit, before=before)
-
-        page = collect_page(output, fetch, page_size=page_size, before=cursor)
-        views = {story.id: story for story in page.stories}
-        refs: Sequence[StoryRef] = [
-            StoryRef(story.id, story.sort_at, story.changed_at, story.stamp)
-            for story in page.stories
-        ]
-        next_cursor = page.next_cursor
+        refs, next_cursor, views = _filtered_refs(storage, output, config, cursor)
     else:
         ref_page = storage.list_story_refs(
             sections=output.sections or None,
-            limit=page_size,
+            limit=config.publish.page_size,
             before=cursor,
             rendered_as=(fmt, context),
         )
-        refs, next_cursor = ref_page.refs, ref_page.next_cursor
+        refs, next_cursor, views = ref_page.refs, ref_page.next_cursor, {}
     # Unfiltered pages read the stored renderings with the references already.
     looked_up = not output.is_filtered
     entries, rendered = _entries(
@@ -120,6 +106,23 @@ def build_page(
     )
     body = assemble_feed(fmt, document, entries, feed_updated(refs))
     return BuiltPage(body, len(entries), context, tuple(rendered))
+
+
+def _filtered_refs(
+    storage: Storage, output: Output, config: Config, cursor: StoryCursor | None
+) -> tuple[Sequence[StoryRef], StoryCursor | None, dict[int, StoryView]]:
+    """The references of a filtered output's page, where it ends, and the stories read
+    whole to decide (include/exclude depend on their text)."""
+    sections = output.sections or None
+
+    def fetch(before: StoryCursor | None, limit: int) -> StoryPage:
+        return storage.list_stories(sections=sections, limit=limit, before=before)
+
+    page = collect_page(output, fetch, page_size=config.publish.page_size, before=cursor)
+    refs = [
+        StoryRef(story.id, story.sort_at, story.changed_at, story.stamp) for story in page.stories
+    ]
+    return refs, page.next_cursor, {story.id: story for story in page.stories}
 
 
 def _entries(
@@ -190,7 +193,7 @@ def prerender_changed(storage: Storage, config: Config, before: Versions) -> int
     """
     try:
         after = storage.section_versions(version_keys_of(config))
-        labels = section_labels(config)
+        labels = config.section_names()
         rendered = 0
         for output in changed_outputs(config, before, after):
             for fmt in FORMATS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, or_, select, update
+from sqlalchemy import Connection, Row, func, or_, select, update
 
 from aggregator.config import FeedConfig
 from aggregator.storage import schema
@@ -47,6 +47,50 @@ def feed_state(row: Row[Any]) -> FeedState:
     )
 
 
+def _known_feeds(conn: Connection, configured: set[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """(URL -> id of every stored feed, new address -> id of a feed that moved there
+    permanently and is no longer listed under its old URL)."""
+    rows = conn.execute(
+        select(
+            feeds.c.url,
+            feeds.c.id,
+            feeds.c.fetch_url,
+            feeds.c.permanent_redirect_url,
+            feeds.c.redirect_target,
+        )
+    ).all()
+    existing = {row.url: row.id for row in rows}
+    moved_to = {
+        target: row.id
+        for row in rows
+        if row.url not in configured
+        for target in (row.redirect_target, row.permanent_redirect_url, row.fetch_url)
+        if target and target not in existing
+    }
+    return existing, moved_to
+
+
+def _move_feed(
+    conn: Connection, feed_id: int, new_url: str, values: dict[str, Any], existing: dict[str, int]
+) -> None:
+    """Give a feed that moved its new URL (from feeds.yaml), keeping its row, entries,
+    validators and history; ``existing`` follows."""
+    old_url = next(url for url, fid in existing.items() if fid == feed_id)
+    del existing[old_url]
+    existing[new_url] = feed_id
+    conn.execute(
+        update(feeds).where(feeds.c.id == feed_id),
+        {
+            **values,
+            "url": new_url,
+            "fetch_url": None,
+            "permanent_redirect_url": None,
+            "redirect_target": None,
+            "redirect_count": 0,
+        },
+    )
+
+
 class FeedsMixin(StorageBase):
     def sync_feeds(self, configured: tuple[FeedConfig, ...], now: datetime) -> None:
         """Make the stored feed list match the config.
@@ -61,28 +105,8 @@ class FeedsMixin(StorageBase):
         and nothing is stored twice.
         """
         with self.write() as conn:
-            rows = conn.execute(
-                select(
-                    feeds.c.url,
-                    feeds.c.id,
-                    feeds.c.fetch_url,
-                    feeds.c.permanent_redirect_url,
-                    feeds.c.redirect_target,
-                )
-            ).all()
-            existing = {row.url: row.id for row in rows}
-            configured_urls = {feed.url for feed in configured}
-            # New address -> the id of a feed that moved there and is no longer listed.
-            moved_to = {
-                target: row.id
-                for row in rows
-                if row.url not in configured_urls
-                for target in (row.redirect_target, row.permanent_redirect_url, row.fetch_url)
-                if target and target not in existing
-            }
-            listed = set()
+            existing, moved_to = _known_feeds(conn, {feed.url for feed in configured})
             for feed in configured:
-                listed.add(feed.url)
                 values = {
                     "config_title": feed.title,
                     "category": feed.section,
@@ -92,26 +116,13 @@ class FeedsMixin(StorageBase):
                 if feed.url in existing:
                     conn.execute(update(feeds).where(feeds.c.id == existing[feed.url]), values)
                 elif feed.url in moved_to:
-                    feed_id = moved_to.pop(feed.url)
-                    old_url = next(url for url, fid in existing.items() if fid == feed_id)
-                    del existing[old_url]
-                    existing[feed.url] = feed_id
-                    conn.execute(
-                        update(feeds).where(feeds.c.id == feed_id),
-                        {
-                            **values,
-                            "url": feed.url,
-                            "fetch_url": None,
-                            "permanent_redirect_url": None,
-                            "redirect_target": None,
-                            "redirect_count": 0,
-                        },
-                    )
+                    _move_feed(conn, moved_to.pop(feed.url), feed.url, values, existing)
                 else:
                     conn.execute(
                         feeds.insert(),
                         {**values, "url": feed.url, "created_at": now, "error_count": 0},
                     )
+            listed = {feed.url for feed in configured}
             gone_from_config = [fid for url, fid in existing.items() if url not in listed]
             if gone_from_config:
                 conn.execute(

@@ -19,7 +19,7 @@ from aggregator.storage._base import StorageBase
 from aggregator.storage._dialect import chunked, dialect_insert
 from aggregator.storage._listings import lock_stories, set_listings_unread, sync_listings
 from aggregator.storage._search import SearchMatch, find_matches, split_highlight
-from aggregator.storage._stories import story_views
+from aggregator.storage._views import story_views
 from aggregator.types import (
     Neighbours,
     ReaderPage,

@@ -4,16 +4,13 @@ and filtered outputs, or as references (StoryRef) for the merged feeds' pages.""
 from __future__ import annotations
 
 import functools
-import json
 from collections import defaultdict
-from datetime import UTC, datetime
-from typing import Any, NamedTuple, TypeVar, overload
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
     Select,
-    String,
-    Text,
     and_,
     bindparam,
     func,
@@ -25,9 +22,8 @@ from sqlalchemy import (
 from aggregator.storage import schema
 from aggregator.storage._base import StorageBase
 from aggregator.storage._dialect import in_ids
+from aggregator.storage._views import RAW_DATETIME, REPORT_COLUMNS, aware, lead_first, story_views
 from aggregator.types import (
-    Enclosure,
-    EntryView,
     ReportStamp,
     StoryCursor,
     StoryPage,
@@ -44,14 +40,6 @@ story_sections = schema.story_sections
 entry_sections = schema.entry_sections
 section_versions = schema.section_versions
 renderings = schema.story_renderings
-
-
-def _enclosures(raw: Any) -> tuple[Enclosure, ...]:
-    return tuple(
-        Enclosure(url=item["url"], type=item.get("type"), length=item.get("length"))
-        for item in raw or ()
-        if isinstance(item, dict) and item.get("url")
-    )
 
 
 def _page_keys_query(
@@ -130,8 +118,8 @@ class StoriesMixin(StorageBase):
                 conn,
                 {
                     row[0]: _StoryRow(
-                        _aware(row[1]),
-                        _aware(row[2]),
+                        aware(row[1]),
+                        aware(row[2]),
                         row[3],
                         tuple(sorted(row[4].split(","))) if row[4] else (),
                         (row[5], bytes(row[6])) if with_stored and row[5] is not None else None,
@@ -168,77 +156,6 @@ class StoriesMixin(StorageBase):
             return {row.section: (row.version, row.changed_at) for row in rows}
 
 
-# --- building StoryViews -----------------------------------------------------------------
-
-# Columns in the order story_views unpacks them. Datetimes and JSON are read
-# raw and converted in one step each (_aware, _json_list): with up to a thousand
-# stories per merged-feed page, the per-value type processing was a third of the time.
-_RAW_DATETIME = String()
-_RAW_JSON = Text()
-# Who reported a story: what story_stamp needs of each report, and where
-# story_views starts.
-_REPORT_COLUMNS = (
-    entries.c.id,
-    entries.c.story_id,
-    entries.c.feed_id,
-    feeds.c.config_title,
-    feeds.c.feed_title,
-    feeds.c.url,
-    feeds.c.site_url,
-)
-_LEAN_COLUMNS = (
-    *_REPORT_COLUMNS,
-    entries.c.guid,
-    entries.c.link,
-    entries.c.title,
-    entries.c.summary_html,
-    entries.c.content_html,
-    entries.c.summary_text,
-    entries.c.author,
-    type_coerce(entries.c.published_at, _RAW_DATETIME),
-    type_coerce(entries.c.source_updated_at, _RAW_DATETIME),
-    type_coerce(entries.c.first_seen_at, _RAW_DATETIME),
-    type_coerce(entries.c.changed_at, _RAW_DATETIME),
-    type_coerce(entries.c.sort_at, _RAW_DATETIME),
-    type_coerce(entries.c.tags, _RAW_JSON),
-    type_coerce(entries.c.enclosures, _RAW_JSON),
-)
-
-
-@overload
-def _aware(value: str | datetime) -> datetime: ...
-@overload
-def _aware(value: None) -> None: ...
-def _aware(value: str | datetime | None) -> datetime | None:
-    """A stored UTC datetime as an aware datetime: SQLite gives text, PostgreSQL a
-    naive datetime (both hold UTC, see schema.UTCDateTime)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return datetime.fromisoformat(value + "+00:00")
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _json_list(value: Any) -> list[Any]:
-    """A stored JSON list: SQLite gives text, PostgreSQL's driver has parsed it already."""
-    if isinstance(value, str):
-        parsed = [] if value == "[]" else json.loads(value)
-        return parsed if isinstance(parsed, list) else []
-    return value if isinstance(value, list) else []
-
-
-_Report = TypeVar("_Report")
-
-
-def _lead_first(
-    reports: list[_Report], lead: _Report | None
-) -> tuple[_Report, tuple[_Report, ...]]:
-    """(lead, others) of a story's reports in first-seen order; the first report leads
-    when the recorded lead is gone."""
-    chosen = lead if lead is not None else reports[0]
-    return chosen, tuple(report for report in reports if report is not chosen)
-
-
 class _StoryRow(NamedTuple):
     """A story as list_story_refs reads it."""
 
@@ -264,8 +181,8 @@ def _refs_statements(dialect: str, with_stored: bool) -> tuple[Select[Any], Sele
     # scan of every story for such a join.
     stories_query = select(
         stories.c.id,
-        type_coerce(stories.c.sort_at, _RAW_DATETIME),
-        type_coerce(stories.c.changed_at, _RAW_DATETIME),
+        type_coerce(stories.c.sort_at, RAW_DATETIME),
+        type_coerce(stories.c.changed_at, RAW_DATETIME),
         stories.c.lead_entry_id,
         sections_of,
     ).where(in_ids(dialect, stories.c.id, name="ids"))
@@ -279,7 +196,7 @@ def _refs_statements(dialect: str, with_stored: bool) -> tuple[Select[Any], Sele
             ),
         )
     reports_query = (
-        select(*_REPORT_COLUMNS)
+        select(*REPORT_COLUMNS)
         .join(feeds, feeds.c.id == entries.c.feed_id)
         .where(in_ids(dialect, entries.c.story_id, name="ids"))
         .order_by(entries.c.first_seen_at, entries.c.id)
@@ -303,110 +220,10 @@ def _story_refs(conn: Connection, stories_read: dict[int, _StoryRow]) -> dict[in
             leads[story_id] = report
     refs = {}
     for story_id, reports in by_story.items():
-        lead, others = _lead_first(reports, leads.get(story_id))
+        lead, others = lead_first(reports, leads.get(story_id))
         story = stories_read[story_id]
         stamp = story_stamp(
             story_id, story.sort_at, story.changed_at, story.sections, (lead, *others)
         )
         refs[story_id] = StoryRef(story_id, story.sort_at, story.changed_at, stamp, story.rendering)
     return refs
-
-
-def story_views(conn: Connection, story_ids: list[int]) -> dict[int, StoryView]:
-    """The StoryViews of these stories: every report with its feed and story in one
-    query, unpacked by position (pages of the merged feeds hold up to a thousand)."""
-    if not story_ids:
-        return {}
-    # The stories by primary key on their own: joined to the entries, PostgreSQL may
-    # plan a scan of every story.
-    story_rows = {
-        story_id: (lead_entry_id, story_sort_at, story_changed_at)
-        for story_id, lead_entry_id, story_sort_at, story_changed_at in conn.execute(
-            select(
-                stories.c.id,
-                stories.c.lead_entry_id,
-                type_coerce(stories.c.sort_at, _RAW_DATETIME),
-                type_coerce(stories.c.changed_at, _RAW_DATETIME),
-            ).where(in_ids(conn.dialect.name, stories.c.id, story_ids))
-        )
-    }
-    rows = conn.execute(
-        select(*_LEAN_COLUMNS)
-        .join(feeds, feeds.c.id == entries.c.feed_id)
-        .where(in_ids(conn.dialect.name, entries.c.story_id, story_ids))
-        .order_by(entries.c.first_seen_at, entries.c.id)
-    ).all()
-    sections_of: dict[int, list[str]] = defaultdict(list)
-    for entry_id, section in conn.execute(
-        select(entry_sections.c.entry_id, entry_sections.c.section)
-        .join(entries, entries.c.id == entry_sections.c.entry_id)
-        .where(in_ids(conn.dialect.name, entries.c.story_id, story_ids))
-        .order_by(entry_sections.c.section)
-    ):
-        sections_of[entry_id].append(section)
-    by_story: dict[int, list[EntryView]] = defaultdict(list)
-    for (
-        entry_id,
-        story_id,
-        feed_id,
-        config_title,
-        feed_title,
-        feed_url,
-        site_url,
-        guid,
-        link,
-        title,
-        summary_html,
-        content_html,
-        summary_text,
-        author,
-        published_at,
-        source_updated_at,
-        first_seen_at,
-        changed_at,
-        sort_at,
-        tags,
-        enclosures,
-    ) in rows:
-        if story_id not in story_rows:
-            continue  # removed between the two reads
-        by_story[story_id].append(
-            EntryView(
-                id=entry_id,
-                story_id=story_id,
-                feed_id=feed_id,
-                feed_title=config_title or feed_title or feed_url,
-                feed_url=feed_url,
-                feed_site_url=site_url,
-                guid=guid,
-                link=link,
-                title=title,
-                summary_html=summary_html,
-                content_html=content_html,
-                summary_text=summary_text,
-                author=author,
-                published=_aware(published_at),
-                updated=_aware(source_updated_at),
-                first_seen_at=_aware(first_seen_at),
-                changed_at=_aware(changed_at),
-                sort_at=_aware(sort_at),
-                tags=tuple(_json_list(tags)),
-                enclosures=_enclosures(_json_list(enclosures)),
-                sections=tuple(sections_of.get(entry_id, ())),
-            )
-        )
-    views = {}
-    for story_id, story_entries in by_story.items():
-        lead_entry_id, story_sort_at, story_changed_at = story_rows[story_id]
-        lead, others = _lead_first(
-            story_entries, next((e for e in story_entries if e.id == lead_entry_id), None)
-        )
-        views[story_id] = StoryView(
-            id=story_id,
-            sort_at=_aware(story_sort_at) or lead.sort_at,
-            changed_at=_aware(story_changed_at) or lead.changed_at,
-            lead=lead,
-            others=others,
-            sections=tuple(sorted({s for e in story_entries for s in e.sections})),
-        )
-    return views

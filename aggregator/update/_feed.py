@@ -95,7 +95,7 @@ class Updater:
             storage=storage,
             fetcher=fetcher,
             categorizer=Categorizer(config.sections),
-            section_slugs={category.name: category.slug for category in config.sections},
+            section_slugs=config.section_slugs(),
             default_interval_seconds=config.polling.interval_seconds,
             bounds=Bounds(config.polling.min_interval_seconds, config.polling.max_interval_seconds),
         )
@@ -144,40 +144,38 @@ class Updater:
         result = self.fetcher.fetch(
             feed.effective_url, etag=feed.etag, last_modified=feed.last_modified
         )
-        redirect = observe_redirect(
-            RedirectState(feed.redirect_target, feed.redirect_count), result.permanent_redirect_url
-        )
-        if redirect.confirmed and redirect.target != feed.fetch_url:
-            log.warning(
-                "%s: moved permanently to %s (seen %d times): fetching the new address from "
-                "now on; update feeds.yaml",
-                feed.url,
-                redirect.target,
-                redirect.count,
-                extra={"feed_url": feed.url},
-            )
-        fetch_url = redirect.target if redirect.confirmed else None
+        redirect = _observe_redirect(feed, result)
         unchanged = result.not_modified or (
             result.body is not None and _body_hash(result.body) == feed.body_hash
         )
-        if unchanged:
-            # 304, or byte-identical to the last body (servers without validators):
-            # nothing to parse.
-            self.storage.record_not_modified(
-                feed.id,
-                fetched_at=now,
-                next_check_at=self._next_check(feed, now, result, feed.publisher_hints),
-                status=result.status,
-                duration_ms=_elapsed_ms(started),
-                redirect_target=redirect.target,
-                redirect_count=redirect.count,
-                fetch_url=fetch_url,
-            )
-            return self._outcome(feed, "not_modified", http_status=result.status)
+        if not unchanged:
+            return self._store(feed, now, started, result, redirect)
+        # 304, or byte-identical to the last body (servers without validators): nothing
+        # to parse.
+        self.storage.record_not_modified(
+            feed.id,
+            fetched_at=now,
+            next_check_at=self._next_check(feed, now, result, feed.publisher_hints),
+            status=result.status,
+            duration_ms=_elapsed_ms(started),
+            redirect_target=redirect.target,
+            redirect_count=redirect.count,
+            fetch_url=redirect.target if redirect.confirmed else None,
+        )
+        return self._outcome(feed, "not_modified", http_status=result.status)
+
+    def _store(
+        self,
+        feed: FeedState,
+        now: datetime,
+        started: float,
+        result: FetchResult,
+        redirect: RedirectState,
+    ) -> FeedOutcome:
+        """Parse a new body, process its new and changed entries and store them."""
         assert result.body is not None
         parsed = parse_feed(result.body, url=result.final_url, headers=result.headers)
         feed_hints = _feed_hints(parsed)
-        processed = self.process_entries(feed, parsed)
         stored = self.storage.store_feed_update(
             FeedUpdate(
                 feed_id=feed.id,
@@ -191,13 +189,13 @@ class Updater:
                 subtitle=parsed.subtitle,
                 permanent_redirect_url=result.permanent_redirect_url,
                 next_check_at=self._next_check(feed, now, result, feed_hints),
-                entries=processed,
+                entries=self.process_entries(feed, parsed),
                 duration_ms=_elapsed_ms(started),
                 body_bytes=len(result.body),
                 publisher_hints=feed_hints,
                 redirect_target=redirect.target,
                 redirect_count=redirect.count,
-                fetch_url=fetch_url,
+                fetch_url=redirect.target if redirect.confirmed else None,
             )
         )
         if parsed.warning:
@@ -328,6 +326,23 @@ class Updater:
             error=error,
             warning=warning,
         )
+
+
+def _observe_redirect(feed: FeedState, result: FetchResult) -> RedirectState:
+    """The feed's permanent-redirect state after this fetch (logged once confirmed)."""
+    redirect = observe_redirect(
+        RedirectState(feed.redirect_target, feed.redirect_count), result.permanent_redirect_url
+    )
+    if redirect.confirmed and redirect.target != feed.fetch_url:
+        log.warning(
+            "%s: moved permanently to %s (seen %d times): fetching the new address from "
+            "now on; update feeds.yaml",
+            feed.url,
+            redirect.target,
+            redirect.count,
+            extra={"feed_url": feed.url},
+        )
+    return redirect
 
 
 def _body_hash(body: bytes) -> str:

@@ -76,16 +76,11 @@ def parse_scope(value: str | None, config: Config) -> str | None:
         return None
     section = scope_section(value)
     if section is not None:
-        return value if section in section_names(config) else None
+        return value if section in config.section_names() else None
     return value if scope_feed(value) is not None else None
 
 
 # --- text ----------------------------------------------------------------------------------
-
-
-def section_names(config: Config) -> dict[str, str]:
-    """Return category slug -> display name, in the config's order."""
-    return {category.slug: category.name for category in config.sections}
 
 
 def relative_time(moment: datetime | None, now: datetime | None = None) -> str:
@@ -187,7 +182,7 @@ def build_sidebar(
     )
     sections = tuple(
         NavItem(name, f"/c/{slug}", scope, counts.of(scope), scope == current)
-        for slug, name in section_names(config).items()
+        for slug, name in config.section_names().items()
         for scope in [section_scope(slug)]
     )
     feed_items = tuple(

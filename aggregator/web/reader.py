@@ -22,7 +22,6 @@ from aggregator.web.present import (
     decode_position,
     parse_scope,
     positive_int,
-    section_names,
 )
 
 PAGE_SIZE = 30
@@ -46,7 +45,7 @@ def render_page(template: str, current: str, **context: Any) -> str:
         template,
         site_title=app_state.config.site.title,
         sidebar=build_sidebar(app_state.config, counts, feeds, current),
-        sections=section_names(app_state.config),
+        sections=app_state.config.section_names(),
         **context,
     )
 
@@ -91,7 +90,7 @@ def river() -> str:
 
 @blueprint.get("/c/<slug>")
 def section(slug: str) -> str:
-    name = section_names(state().config).get(slug)
+    name = state().config.section_names().get(slug)
     if name is None:
         abort(404, f"There is no section {slug!r}.")
     return list_page(section_scope(slug), name, search_section=slug)
@@ -133,7 +132,7 @@ def story(story_id: int) -> str:
 def search() -> str:
     query = request.args.get("q", "").strip()[:500]
     section = request.args.get("section") or None
-    if section is not None and section not in section_names(state().config):
+    if section is not None and section not in state().config.section_names():
         section = None
     before = positive_int(request.args.get("before"), "page position")
     results = None
