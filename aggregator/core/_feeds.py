@@ -1,66 +1,21 @@
-"""The front door: ``Aggregator``, every use case of the product in one object.
-
-The CLI, the background jobs of ``serve``, the web app, the tests and the benchmarks
-all go through it, and so does a script: open it from a config path or a ``Config``,
-update the source feeds, read and mark stories, render the merged feeds. It composes
-the packages (fetch, parse, process, storage, update, publish); none of its callers
-assembles that pipeline itself.
-
-Time is an argument: every use case reads the clock given at construction (``clock``),
-so a test or a script that fixes a date gives it to everything it drives.
-"""
+"""Use cases of the source feeds: the config in force, updating, filing again,
+retention, feed health, and what operators read (/healthz, /metrics)."""
 
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from types import TracebackType
+from datetime import timedelta
 from typing import Any
 
-from aggregator.config import (
-    Config,
-    ConfigWatcher,
-    database_url,
-    default_config_path,
-    load_config,
-)
-from aggregator.errors import StorageError
+from aggregator.config import Config
+from aggregator.core._base import AggregatorBase
 from aggregator.fetch import Fetcher, FetchLimits
 from aggregator.process import Categorizer
-from aggregator.publish import (
-    CONTENT_TYPES,
-    BuiltPage,
-    Output,
-    build_page,
-    decode_page_token,
-    output_url,
-    outputs_of,
-    ping_changes,
-    prerender_changed,
-    prune_renderings,
-    render_opml,
-    versions_snapshot,
-)
-from aggregator.storage import Storage, StoredForFiling, open_storage
-from aggregator.types import (
-    FeedHealth,
-    FeedState,
-    FeedStatus,
-    FetchAttempt,
-    Neighbours,
-    ReaderPage,
-    ReaderStory,
-    SearchPage,
-    StoryCursor,
-    StoryState,
-    UnreadCounts,
-)
+from aggregator.publish import ping_changes, prerender_changed, prune_renderings, versions_snapshot
+from aggregator.storage import StoredForFiling
+from aggregator.types import FeedHealth, FeedState, FeedStatus, FetchAttempt
 from aggregator.update import (
-    METRICS_CONTENT_TYPE,
     FeedHealthCollector,
     FeedOutcome,
     PollSummary,
@@ -70,132 +25,12 @@ from aggregator.update import (
     render_metrics,
 )
 
-__all__ = ["CONTENT_TYPES", "METRICS_CONTENT_TYPE", "Aggregator", "Clock", "system_clock"]
-
-log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-# Section versions: section key -> (version, changed_at), as the merged feeds read them.
-Versions = dict[str, tuple[int, datetime]]
-# (story id, story stamp, rendered entry), as a page's new renderings are saved.
-Rendered = tuple[int, str, bytes]
+log = logging.getLogger("aggregator.core")
 
 MIN_LEASE_SECONDS = 600
 
 
-def system_clock() -> datetime:
-    """The machine's time, in UTC: the default clock."""
-    return datetime.now(UTC)
-
-
-class Aggregator:
-    """The aggregator: source feeds in, stories and merged feeds out.
-
-    Open one with ``Aggregator.open(path_or_config)``; ``Aggregator(config, storage)``
-    wraps a storage opened already (and takes it over: ``close`` closes it).
-    Thread-safe: the web app's request threads and the poller share one. Close it (or
-    use it as a context manager) when done.
-    """
-
-    def __init__(
-        self,
-        config: Config,
-        storage: Storage,
-        *,
-        clock: Clock | None = None,
-        fetcher: Fetcher | None = None,
-    ) -> None:
-        self._config = config
-        self._storage = storage
-        self._clock = clock or system_clock
-        self._watcher = ConfigWatcher(config)
-        self._lock = threading.Lock()
-        # Made from the config's polling limits when first needed; given, it is used
-        # until the limits change (tests give one with another address policy).
-        self._fetcher = fetcher
-        self._outputs: tuple[Config, dict[str, Output]] | None = None
-
-    # --- opening and closing -----------------------------------------------------------
-
-    @classmethod
-    def open(
-        cls,
-        config: Config | str | os.PathLike[str] | None = None,
-        *,
-        database: str | None = None,
-        clock: Clock | None = None,
-        sync: bool = True,
-    ) -> Aggregator:
-        """Open the aggregator of a config (a ``Config``, or the path of a feeds.yaml;
-        default ``./feeds.yaml`` or ``$AGGREGATOR_CONFIG``).
-
-        The database is ``database`` (a SQLAlchemy URL), else ``$AGGREGATOR_DATABASE_URL``,
-        else the config's ``storage.url``; it is created and migrated as needed. With
-        ``sync`` (the default) the source feeds of the config are put in the database.
-        Raises ConfigErrors for an invalid config and StorageError when the database
-        cannot be opened.
-        """
-        if not isinstance(config, Config):
-            config = load_config(Path(config) if config is not None else default_config_path())
-        aggregator = cls(config, open_storage(database or database_url(config)), clock=clock)
-        if sync:
-            try:
-                aggregator.sync_feeds()
-            except BaseException:
-                aggregator.close()
-                raise
-        return aggregator
-
-    @classmethod
-    def open_existing(cls, config: Config, *, clock: Clock | None = None) -> Aggregator | None:
-        """The aggregator of a config whose database exists already, else None (for
-        commands that must never create one). Never raises StorageError."""
-        url = database_url(config)
-        if url.startswith("sqlite"):
-            path = url.split(":///", 1)[-1].split("?", 1)[0]
-            if not path or not os.path.exists(path):
-                return None
-        try:
-            return cls(config, open_storage(url), clock=clock)
-        except StorageError:
-            return None
-
-    def close(self) -> None:
-        """Release the database connections and the HTTP connection pools."""
-        with self._lock:
-            fetcher, self._fetcher = self._fetcher, None
-        if fetcher is not None:
-            fetcher.close()
-        self._storage.close()
-
-    def __enter__(self) -> Aggregator:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def now(self) -> datetime:
-        """The time by this aggregator's clock (UTC)."""
-        return self._clock()
-
-    # --- configuration -----------------------------------------------------------------
-
-    @property
-    def config(self) -> Config:
-        """The config in force (the last good one while the file on disk is invalid)."""
-        return self._config
-
-    @property
-    def config_error(self) -> str | None:
-        """Why the file on disk is not the config in force (its ``file:line`` errors),
-        or None."""
-        return self._watcher.error
-
+class FeedsUseCases(AggregatorBase):
     def reload_config(self, *, refile: bool = True) -> bool:
         """Read the config file again if it changed; put a valid edit in force (see
         ``apply_config``) and keep the last good config on an invalid one (see
@@ -410,122 +245,7 @@ class Aggregator:
             log.info("retention: removed %d entries older than %d days", removed, days)
         return removed
 
-    # --- reading -----------------------------------------------------------------------
-
-    def get_stories(
-        self,
-        scope: str,
-        *,
-        unread_only: bool = False,
-        before: StoryCursor | None = None,
-        limit: int = 50,
-    ) -> ReaderPage:
-        """One page of a list (a scope of aggregator.scopes: everything, starred, a
-        section, a source feed), newest first. Pass its ``next_cursor`` as ``before``
-        for the next page; stories arriving meanwhile never shift a page."""
-        return self._storage.list_reader_stories(
-            scope, unread_only=unread_only, before=before, limit=limit
-        )
-
-    def get_story(self, story_id: int) -> ReaderStory | None:
-        """One story with its reports and read/starred state, or None."""
-        return self._storage.get_reader_story(story_id)
-
-    def story_neighbours(self, story_id: int, scope: str) -> Neighbours:
-        """The stories just newer and just older than one in a list."""
-        return self._storage.story_neighbours(story_id, scope)
-
-    def search(
-        self, query: str, *, section: str | None = None, before: int | None = None, limit: int = 30
-    ) -> SearchPage:
-        """Stories whose title or text matches ``query`` (every word; "quoted phrases"
-        as phrases), newest arrival first; ``section`` (a slug) narrows it."""
-        return self._storage.search_stories(query, section=section, before=before, limit=limit)
-
-    def mark_read(self, story_id: int, read: bool = True) -> StoryState | None:
-        """Mark a story (all its reports) read or unread; None if there is no such story."""
-        return self._storage.set_read(story_id, read, self.now())
-
-    def mark_starred(self, story_id: int, starred: bool = True) -> StoryState | None:
-        """Star or unstar a story; None if there is no such story."""
-        return self._storage.set_starred(story_id, starred, self.now())
-
-    def mark_all_read(self, scope: str, *, newest: StoryCursor, watermark: int) -> int:
-        """Mark a list read up to what its page showed: ``newest`` (the first story's
-        position) and the page's ``watermark``; stories that arrived since stay unread.
-        Returns how many stories were marked."""
-        return self._storage.mark_all_read(
-            scope, newest=newest, watermark=watermark, now=self.now()
-        )
-
-    def unread_counts(self) -> UnreadCounts:
-        """Unread stories per list, and the number of starred ones."""
-        return self._storage.unread_counts()
-
-    def navigation(self) -> tuple[UnreadCounts, list[tuple[int, str]]]:
-        """What the reader's sidebar shows: unread counts and (id, title) of the active
-        source feeds."""
-        return self._storage.navigation()
-
-    # --- outputs (the merged feeds) ----------------------------------------------------
-
-    def outputs(self) -> dict[str, Output]:
-        """Every merged feed of the config by name: "all", each section, each custom
-        output (computed once per config)."""
-        config = self._config
-        kept = self._outputs
-        if kept is None or kept[0] is not config:
-            kept = self._outputs = (config, outputs_of(config))
-        return kept[1]
-
-    def output_versions(self, keys: tuple[str, ...]) -> Versions:
-        """The section versions an output depends on (see Output.version_keys): they
-        change whenever a poll changes what the output shows."""
-        return self._storage.section_versions(keys)
-
-    def render_output(
-        self,
-        name: str,
-        fmt: str,
-        *,
-        before: str | None = None,
-        renderings: Any = None,
-        save: bool = True,
-    ) -> BuiltPage:
-        """One page of a merged feed in a format ("atom", "rss" or "json"): the newest,
-        or the one a ``before`` page token names. Entries are rendered once per change
-        of their story and stored (``save``; else the caller saves ``new_renderings``
-        with ``save_renderings``); ``renderings`` is an optional in-memory map of them
-        shared between calls. Raises KeyError for an unknown output and
-        InvalidCursorError for a page token we did not make."""
-        output = self.outputs()[name]
-        cursor = decode_page_token(before) if before else None
-        return build_page(
-            self._storage,
-            self._config,
-            output,
-            fmt,
-            token=before,
-            cursor=cursor,
-            labels=self._config.section_names(),
-            renderings=renderings,
-            save=save,
-        )
-
-    def output_url(self, name: str, fmt: str) -> str:
-        """The absolute URL of an output's newest page in a format (from site.base_url)."""
-        return output_url(self._config.site, name, fmt)
-
-    def save_renderings(self, fmt: str, context: str, rendered: Sequence[Rendered]) -> None:
-        """Store renderings a page made (``BuiltPage.new_renderings``). Best effort:
-        gives up quickly when the database is busy."""
-        self._storage.save_renderings(fmt, context, rendered)
-
-    def render_opml(self) -> bytes:
-        """The subscription list (OPML 2.0), grouped by section."""
-        return render_opml(self._config, self.get_feeds())
-
-    # --- operations --------------------------------------------------------------------
+    # --- operations ----------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
         """What /healthz reports. Raises StorageError when the database does not answer."""

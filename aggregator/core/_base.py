@@ -1,0 +1,56 @@
+"""The state every use case shares: the config in force, the storage, the clock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aggregator.config import Config, ConfigWatcher
+from aggregator.fetch import Fetcher
+from aggregator.publish import Output
+from aggregator.storage import Storage
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """The machine's time, in UTC: the default clock."""
+    return datetime.now(UTC)
+
+
+class AggregatorBase:
+    """What Aggregator's use cases (one mixin per domain) share."""
+
+    def __init__(
+        self,
+        config: Config,
+        storage: Storage,
+        *,
+        clock: Clock | None = None,
+        fetcher: Fetcher | None = None,
+    ) -> None:
+        self._config = config
+        self._storage = storage
+        self._clock = clock or system_clock
+        self._watcher = ConfigWatcher(config)
+        self._lock = threading.Lock()
+        # Made from the config's polling limits when first needed; given, it is used
+        # until the limits change (tests give one with another address policy).
+        self._fetcher = fetcher
+        self._outputs: tuple[Config, dict[str, Output]] | None = None
+
+    def now(self) -> datetime:
+        """The time by this aggregator's clock (UTC)."""
+        return self._clock()
+
+    @property
+    def config(self) -> Config:
+        """The config in force (the last good one while the file on disk is invalid)."""
+        return self._config
+
+    @property
+    def config_error(self) -> str | None:
+        """Why the file on disk is not the config in force (its ``file:line`` errors),
+        or None."""
+        return self._watcher.error
