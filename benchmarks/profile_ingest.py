@@ -52,8 +52,8 @@ WAITING_CALLS = {
 }
 
 VIEW_TITLES = {
-    "threads": "all threads py-spy sees running (waits in C included)",
-    "gil": "the thread holding the GIL (Python CPU)",
+    "threads": "running threads: CPU, C code included",
+    "gil": "GIL holder: Python CPU",
 }
 Rule = tuple[str, Callable[[str, str], bool]]
 # (area, test on (file, function)); a sample goes to the innermost frame any rule matches.
@@ -274,12 +274,12 @@ def report(stem: Path, rate: int) -> str:
     for name, view in (("gil", gil), ("threads", threads)):
         total = int(view["total"])  # type: ignore[call-overload]
         text += [
-            f"Top 15 functions by cumulative samples ({VIEW_TITLES[name]}; thread and CLI "
+            f"Top 15 functions by cumulative samples, {VIEW_TITLES[name]} (thread and CLI "
             "plumbing left out):",
             "",
             *percent_table("function", view["cumulative"], total, 15),  # type: ignore[arg-type]
             "",
-            f"Top 15 functions by own samples ({VIEW_TITLES[name]}):",
+            f"Top 15 functions by own samples, {VIEW_TITLES[name]}:",
             "",
             *percent_table("function", view["own"], total, 15),  # type: ignore[arg-type]
             "",

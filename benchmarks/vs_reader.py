@@ -648,6 +648,8 @@ def write_report(
         "",
         *targets_table(targets),
         "",
+        "ours / reader: above 1 is better for feeds/s, below 1 for the other rows.",
+        "",
         "Medians per scenario. CPU = user + sys of the child process, start-up included; "
         "net of start = minus the median CPU of a process start; farm CPU = the farm "
         "process serving meanwhile.",
