@@ -54,13 +54,13 @@ from aggregator.process import (
     sanitize_html,
     story_keys,
 )
-from aggregator.process.sections import (
+from aggregator.process._sections import (
     FeedLabels,
     ReportEvidence,
     SectionRules,
     file_story,
 )
-from aggregator.process.stories import Report, StoryIndex, StorySettings
+from aggregator.process._stories import Report, StoryIndex, StorySettings
 from aggregator.types import EntryData
 
 REPO = Path(__file__).resolve().parent.parent

@@ -58,7 +58,7 @@ ERROR_FILES = {
         "12: unknown key 'intervall' in feeds[3]; did you mean 'interval'?",
         "13: unknown key 'categoreis' at the top level; did you mean 'categories'?",
         "14: unknown key 'database' at the top level "
-        "(allowed: site, storage, polling, categories, feeds, publish, outputs)",
+        "(allowed: site, storage, polling, categories, feeds, publish, outputs, stories)",
     ],
     "durations.yaml": [
         "5: polling.interval: invalid duration '30 minutes' (use e.g. 30m, 1h, 1d)",
@@ -163,7 +163,7 @@ def test_error_file(name: str) -> None:
             "- url: https://a.example/\n",
             [
                 "1: expected a mapping with keys site, storage, polling, "
-                "categories, feeds, publish, outputs at the top level, got a list"
+                "categories, feeds, publish, outputs, stories at the top level, got a list"
             ],
         ),
         (
@@ -198,9 +198,9 @@ def test_error_file(name: str) -> None:
             "1: x\n? [a, b]\n: y\n",
             [
                 "1: unknown key 1 at the top level "
-                "(allowed: site, storage, polling, categories, feeds, publish, outputs)",
+                "(allowed: site, storage, polling, categories, feeds, publish, outputs, stories)",
                 "2: unknown key \"('a', 'b')\" at the top level "
-                "(allowed: site, storage, polling, categories, feeds, publish, outputs)",
+                "(allowed: site, storage, polling, categories, feeds, publish, outputs, stories)",
             ],
         ),
         (

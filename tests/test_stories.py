@@ -8,7 +8,7 @@ import pytest
 
 from aggregator.process import _prior, canonical_url
 from aggregator.process._features import extract, word_term
-from aggregator.process.stories import Report, StoryIndex, StorySettings
+from aggregator.process._stories import Report, StoryIndex, StorySettings
 
 START = datetime(2026, 11, 9, 8, 0, tzinfo=UTC)
 

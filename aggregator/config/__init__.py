@@ -25,6 +25,7 @@ from aggregator.config._types import (
     SectionConfig,
     SiteConfig,
     StorageConfig,
+    StoriesConfig,
 )
 from aggregator.config._values import (
     fold_label,
@@ -50,6 +51,7 @@ __all__ = [
     "SectionConfig",
     "SiteConfig",
     "StorageConfig",
+    "StoriesConfig",
     "database_url",
     "default_config_path",
     "fold_label",

@@ -29,6 +29,7 @@ from aggregator.config._schema import (
     Publish,
     Site,
     Storage,
+    Stories,
     Top,
 )
 from aggregator.config._types import (
@@ -40,6 +41,7 @@ from aggregator.config._types import (
     SectionConfig,
     SiteConfig,
     StorageConfig,
+    StoriesConfig,
 )
 from aggregator.config._values import (
     fold_label,
@@ -157,6 +159,7 @@ class _Loader:
         feeds = self.feeds(known_labels)
         publish = self.section(Publish, "publish") or Publish()
         outputs = self.outputs(categories, known_labels)
+        stories = self.section(Stories, "stories") or Stories()
         return Config(
             path=str(Path(os.path.abspath(self.path))),
             site=SiteConfig(
@@ -174,6 +177,9 @@ class _Loader:
             feeds=tuple(feeds),
             publish=PublishConfig(page_size=publish.page_size),
             outputs=tuple(outputs),
+            stories=StoriesConfig(
+                window_seconds=stories.window, new_report_unreads=stories.new_report_unreads
+            ),
         )
 
     def polling_config(self, polling: Polling) -> PollingConfig:
@@ -305,6 +311,8 @@ class _Loader:
                     title=model.title,
                     section=category,
                     interval_seconds=model.interval,
+                    priority=model.priority,
+                    labels=model.labels,
                     line=self.line(loc),
                 )
             )

@@ -7,12 +7,18 @@ typed Config from validated sections and checks what spans sections.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
 
-from aggregator.config._types import PollingConfig, PublishConfig, SiteConfig, StorageConfig
+from aggregator.config._types import (
+    PollingConfig,
+    PublishConfig,
+    SiteConfig,
+    StorageConfig,
+    StoriesConfig,
+)
 from aggregator.config._values import (
     DAY,
     Duration,
@@ -28,6 +34,10 @@ from aggregator.config._values import (
     resolve_feed_url,
     slugify,
 )
+
+# How far a feed's labels are trusted (see aggregator.process.LabelTrust; kept in
+# step by a test, since config may not import the process package).
+LabelTrust = Literal["trust", "ignore_tags", "default_last", "ignore"]
 
 
 class _Section(BaseModel):
@@ -48,6 +58,7 @@ class Top(_Section):
     feeds: Any = None
     publish: Any = None
     outputs: Any = None
+    stories: Any = None
 
 
 def _absolute_http_url(value: str) -> str:
@@ -121,6 +132,13 @@ class Category(_Section):
     keywords: Annotated[list[Text], BeforeValidator(as_list)] = []
 
 
+class Stories(_Section):
+    window: Annotated[int, BeforeValidator(duration_between(3600, 30 * DAY))] = (
+        StoriesConfig.window_seconds
+    )
+    new_report_unreads: bool = StoriesConfig.new_report_unreads
+
+
 class Publish(_Section):
     page_size: Annotated[int, BeforeValidator(count_between(1, 1000))] = PublishConfig.page_size
 
@@ -149,6 +167,8 @@ class Feed(_Section):
     title: Annotated[str | None, BeforeValidator(optional_text)] = None
     category: Annotated[str | None, BeforeValidator(optional_text)] = None
     interval: Duration | None = None
+    priority: Annotated[int, BeforeValidator(count_between(-1000, 1000))] = 0
+    labels: LabelTrust = "trust"
 
     @field_validator("url")
     @classmethod
@@ -167,6 +187,7 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "feeds": tuple(Feed.model_fields),
     "publish": tuple(Publish.model_fields),
     "outputs": tuple(Output.model_fields),
+    "stories": tuple(Stories.model_fields),
 }
 
 

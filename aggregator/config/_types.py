@@ -52,7 +52,23 @@ class FeedConfig:
     title: str | None = None
     section: str | None = None  # default section *name* (feeds.yaml: category)
     interval_seconds: int | None = None
+    # Whose report leads a story several feeds tell: the highest priority, then the
+    # earliest published.
+    priority: int = 0
+    # How far its labels are trusted when filing stories (process.LabelTrust):
+    # trust, ignore_tags, default_last, ignore.
+    labels: str = "trust"
     line: int | None = None  # line in feeds.yaml, for messages
+
+
+@dataclass(frozen=True)
+class StoriesConfig:
+    """How entries of different source feeds become one story."""
+
+    # Reports published this far apart may be one story (the same event).
+    window_seconds: int = 72 * 3600
+    # A read story stays read when another outlet reports it; True makes it unread.
+    new_report_unreads: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,7 @@ class Config:
     feeds: tuple[FeedConfig, ...] = ()
     publish: PublishConfig = field(default_factory=PublishConfig)
     outputs: tuple[OutputConfig, ...] = ()
+    stories: StoriesConfig = field(default_factory=StoriesConfig)
 
     def section_names(self) -> dict[str, str]:
         """Section slug -> name, in the config's order (the one place they are paired)."""

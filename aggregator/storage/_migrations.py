@@ -69,6 +69,17 @@ def _story_renderings(conn: Connection) -> None:
     schema.story_renderings.create(conn, checkfirst=True)
 
 
+def _stories_by_wording(conn: Connection) -> None:
+    for column in ("priority", "labels"):
+        add_column_if_missing(conn, schema.feeds, column)
+    add_column_if_missing(conn, schema.stories, "filing")
+    for column in ("story_rule", "story_similarity", "story_matched_entry_id"):
+        add_column_if_missing(conn, schema.entries, column)
+    schema.related_stories.create(conn, checkfirst=True)
+    # Stories stored before get their sections filed again by the rules in force at
+    # the next start (Aggregator.sync_feeds notices the filing rules changed).
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema: feeds, stories, story keys, entries, sections", _initial_schema),
     (2, "feed leases, so two pollers never fetch one feed at once", _feed_leases),
@@ -79,6 +90,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
         _polling_history,
     ),
     (5, "merged feeds: stored renderings of each story's entry", _story_renderings),
+    (6, "stories by wording: how each report joined, filing reasons, related", _stories_by_wording),
 ]
 
 
