@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 # Stories at least this alike (cosine) but not the same event are "related reading".
 RELATED_FLOOR = 0.08
 RELATED_LIMIT = 5
+# Entries the index keeps before it drops those published over two windows ago.
+MAX_INDEXED = 50_000
 
 
 class StoryMatcher:
@@ -69,12 +71,16 @@ class StoryMatcher:
         return cls(StorySettings(window=window), clock)
 
     def prepare(self, load: Callable[[int, datetime], Sequence[IndexedReport]]) -> None:
-        """Index what was stored since the last look (everything recent the first time)."""
+        """Index what was stored since the last look: everything published in the last
+        two windows the first time (after a start), then every entry another process
+        stored since (whenever it was published)."""
         self._pending = []
+        now = self._clock() if self._clock else datetime.now(UTC)
         if self._index is None:
             self._index = StoryIndex(self.settings)
-        now = self._clock() if self._clock else datetime.now(UTC)
-        since = now - 2 * self.settings.window
+            since = now - 2 * self.settings.window
+        else:
+            since = datetime.min.replace(tzinfo=UTC)
         loaded = load(self._watermark, since)
         for row in loaded:
             report = Report(
@@ -88,7 +94,10 @@ class StoryMatcher:
             self._watermark = max(self._watermark, row.entry_id)
         if loaded:
             log.debug("story index: %d stored entries loaded", len(loaded))
-        self._index.prune(now)
+        # Entries older than two windows can only match late arrivals of their own
+        # time (a backlog): kept while the index is small, dropped when it grows.
+        if len(self._index) > MAX_INDEXED:
+            self._index.prune(now)
 
     def join(self, report: NewReport, exact_story: int | None, exact_rule: JoinRule) -> Joining:
         """Where a new entry goes: the story of its same URL or text, else of the most
