@@ -297,9 +297,10 @@ class StoryIndex:
         self, story_id: StoryId, *, floor: float, limit: int
     ) -> list[tuple[StoryId, float]]:
         """Other stories alike ``story_id`` (the same people, places or topic) but not
-        the same event: the best cosine between their reports and its reports is at
-        least ``floor`` and below the merge threshold, highest first, at most ``limit``.
-        Looked up through the inverted index, like ``decide``; retained entries only.
+        the same event: their reports' best cosine with its reports is at least
+        ``floor``, and too low to have merged them at the time between them. Highest
+        first, at most ``limit``. Looked up through the inverted index, like ``decide``;
+        retained entries only.
         """
         best: dict[StoryId, float] = {}
         for key in self._members.get(story_id, ()):
@@ -317,7 +318,9 @@ class StoryIndex:
                     vector.get(term, 0.0) * weight
                     for term, weight in zip(other.vector_terms, other.vector_weights, strict=True)
                 )
-                if floor <= score < self.settings.threshold and score > best.get(other.story, 0.0):
+                gap = abs(other.published - entry.published)
+                mergeable = score * _closeness(gap, self.settings) >= self.settings.threshold
+                if score >= floor and not mergeable and score > best.get(other.story, 0.0):
                     best[other.story] = score
         ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))
         return [(other, round(score, 4)) for other, score in ranked[:limit]]

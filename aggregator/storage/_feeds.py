@@ -111,6 +111,8 @@ class FeedsMixin(StorageBase):
                     "config_title": feed.title,
                     "category": feed.section,
                     "interval_seconds": feed.interval_seconds,
+                    "priority": feed.priority,
+                    "labels": feed.labels,
                     "active": True,
                 }
                 if feed.url in existing:

@@ -144,6 +144,8 @@ def write_updates(
     story_ids = IdAllocator(conn, "stories")
     results = [_gather(conn, update, batch, assigner, entry_ids, story_ids) for update in updates]
     _insert_rows(conn, batch)
+    # The feeds' own titles first: filing names them in its reasons.
+    _record_polls(conn, updates, results)
     if new_report_unreads and batch.joined:
         _unread_again(conn, sorted(batch.joined))
     membership, shown = file_stories(conn, batch.touched, filer, batch.fresh)
@@ -151,7 +153,6 @@ def write_updates(
     index_stories(conn, batch.touched)
     if batch.touched:
         bump_versions(conn, membership | shown, batch.now)
-    _record_polls(conn, updates, results)
     return results
 
 
@@ -375,11 +376,18 @@ def _store_related(conn: Connection, story_ids: Iterable[int], assigner: StoryAs
                 in_ids(conn.dialect.name, related_stories.c.story_id, id_chunk)
             )
         )
-    rows = [
-        {"story_id": story_id, "related_id": related_id, "similarity": similarity}
+    found = {
+        (story_id, related_id): similarity
         for story_id in ids
         for related_id, similarity in assigner.related(story_id)
         if related_id != story_id
+    }
+    # Related both ways: an older story lists the newer one alike it too.
+    for (story_id, related_id), similarity in list(found.items()):
+        found.setdefault((related_id, story_id), similarity)
+    rows = [
+        {"story_id": story_id, "related_id": related_id, "similarity": similarity}
+        for (story_id, related_id), similarity in sorted(found.items())
     ]
     for row_chunk in chunked(rows):
         conn.execute(

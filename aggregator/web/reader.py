@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, Response, abort, render_template, request, u
 from aggregator.scopes import ALL, STARRED, feed_scope, scope_feed, scope_section, section_scope
 from aggregator.types import StoryCursor
 from aggregator.web import aggregator, state
+from aggregator.web.access import may_administer
 from aggregator.web.assets import asset_dir
 from aggregator.web.present import (
     article_html,
@@ -125,6 +126,8 @@ def story(story_id: int) -> str:
         back_url=list_url(scope),
         neighbours=aggregator().story_neighbours(story_id, scope),
         content=article_html(item.story.lead),
+        details=aggregator().story_details(story_id),
+        may_administer=may_administer(),
     )
 
 
