@@ -77,6 +77,8 @@ DEFAULT_FILES = (
     REPO.parent / "shared" / "fixtures" / "newsroom-dev.json",
     REPO / "tests" / "data" / "newsroom" / "newsroom-alt.json",
     REPO / "tests" / "data" / "newsroom" / "newsroom-mini.json",
+    # Written apart from the rules and never tuned on: how well they generalise.
+    REPO / "tests" / "data" / "newsroom" / "newsroom-holdout.json",
 )
 Scenario = dict[str, Any]
 

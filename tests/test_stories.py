@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aggregator.process import _prior, canonical_url
 from aggregator.process._features import extract, word_term
@@ -344,3 +347,21 @@ def test_names_and_numbers_are_features() -> None:
     assert "#300" in body
     assert "norfolk" in features.proper and "families" not in features.proper
     assert "=families lined" not in body
+
+
+@given(title=st.text(max_size=200), body=st.text(max_size=2000))
+def test_any_text_gives_features_and_never_raises(title: str, body: str) -> None:
+    features = extract(title, body)
+    assert isinstance(features.terms(), Iterable)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Talks with the Department of",  # a clause ending on a name's joiner words
+        "Gulf of the",
+        "The Navy said. Of the",
+    ],
+)
+def test_a_clause_ending_in_joiner_words_is_fine(text: str) -> None:
+    assert extract("Title", text).terms()

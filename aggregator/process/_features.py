@@ -99,7 +99,8 @@ def _names(clause: str, proper: set[str]) -> list[str]:
     previous = -2
     for position in [*capitalised, len(tokens) + 2]:
         gap = tokens[previous + 1 : position]
-        if run and (position == previous + 1 or _joins(gap)):
+        # The end of the clause (the last position) joins nothing.
+        if run and position < len(tokens) and (position == previous + 1 or _joins(gap)):
             run.extend(gap)
             run.append(tokens[position])
             previous = position

@@ -104,7 +104,11 @@ class StoryMatcher:
         similar report of another feed within the window, else a new story."""
         if exact_story is not None:
             return Joining(exact_story, exact_rule, 1.0)
-        decision = self._require_index().decide(_report(report))
+        try:
+            decision = self._require_index().decide(_report(report))
+        except Exception:  # a bug in matching must not lose the entry: a story of its own
+            log.exception("story matching failed for entry %d", report.entry_id)
+            return Joining(None, "first")
         matched = int(decision.matched_key) if decision.matched_key else None
         if decision.story_id is None:
             return Joining(None, "first")

@@ -200,7 +200,7 @@ class WriterThread:
         updates = [job.payload for job in batch]
         try:
             results = self._patiently(lambda: self.direct.store_many(updates))
-        except StorageError:
+        except Exception:  # a bug or bad data in one poll must cost that poll alone
             if len(batch) == 1:
                 raise
             # One poll's rows broke the batch: write each alone, so only it fails.
@@ -208,7 +208,7 @@ class WriterThread:
                 update: FeedUpdate = job.payload
                 try:
                     job.future.set_result(self._patiently(lambda: self.direct.store(update)))  # noqa: B023 (called at once)
-                except StorageError as e:
+                except Exception as e:  # handed to the poller, which records the failure
                     job.future.set_exception(e)
             return
         for job, result in zip(batch, results, strict=True):
