@@ -36,8 +36,8 @@ places (it lost 10 to 40 points of recall: rewrites quote different people).
 
 from __future__ import annotations
 
+import heapq
 import math
-import sys
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -101,7 +101,9 @@ class StorySettings:
     prior_weight: float = 200.0  # English word frequencies count as this many entries
     vector_terms: int = 48  # strongest terms kept per entry
     probe_terms: int = 12  # strongest terms put in (and looked up in) the inverted index
-    max_candidates: int = 40  # entries scored in full per decision
+    # Entries scored in full per decision (those sharing the most probes). Measured:
+    # 20 and 40 decide alike on dev, alt and holdout; 20 costs half.
+    max_candidates: int = 20
     # Two reports must share at least this many of their strongest terms that are not
     # figures: a date and a stock phrase ("Text of ... 0") are not an event. Measured:
     # 3 to 5 give the same decisions on dev and alt; 7 loses alt recall.
@@ -114,31 +116,38 @@ class StoryDecision:
 
     ``rule`` and ``similarity`` explain a join ("similar", 0.42); for a new story,
     ``similarity`` is the best score seen (below the threshold) and ``matched_key``
-    the nearest report, which is what a "related stories" list wants.
+    the nearest report. ``related`` are other stories alike it but too far for a
+    merge (story, cosine), best first: "related reading".
     """
 
     story_id: StoryId | None
     rule: Rule | None
     similarity: float
     matched_key: str | None
+    related: tuple[tuple[StoryId, float], ...] = ()
 
 
+# One retained entry, kept small (a cold ingest holds tens of thousands): its vector
+# as term ids (strongest first; the first ``probe_terms`` are its probes in the
+# inverted index) with float32 weights, and what the rules need besides.
 @dataclass(slots=True)
 class _Indexed:
-    key: str
-    feed: str
+    feed: int
     story: StoryId
     published: float  # POSIX seconds
-    terms: tuple[str, ...]  # every distinct term, for document frequencies
-    vector_terms: tuple[str, ...]  # the strongest terms, L2-normalised weights below
-    vector_weights: array[float]
-    probes: tuple[str, ...]
-    exact_keys: tuple[str, ...]
+    terms: array[int]
+    weights: array[float]
 
 
 @dataclass
 class DocumentFrequencies:
-    """How many retained entries hold each term, with an English-frequency prior."""
+    """In how many entries each term appeared, with an English-frequency prior.
+
+    Counted over every entry added (not taken back when an entry is forgotten: an
+    estimate of how common a term is in the news, not an exact count of the window).
+    When the table grows past ``MAX_TERMS`` every count is halved and the terms left
+    at zero are dropped, so recent news weighs most.
+    """
 
     prior_weight: float
     total: int = 0
@@ -149,16 +158,9 @@ class DocumentFrequencies:
         counts = self.counts
         for term in terms:
             counts[term] = counts.get(term, 0) + 1
-
-    def remove(self, terms: Iterable[str]) -> None:
-        self.total -= 1
-        counts = self.counts
-        for term in terms:
-            left = counts[term] - 1
-            if left:
-                counts[term] = left
-            else:
-                del counts[term]
+        if len(counts) > MAX_TERMS:
+            self.total //= 2
+            self.counts = {term: n // 2 for term, n in counts.items() if n > 1}
 
     def idf(self, term: str) -> float:
         """Smoothed inverse document frequency: observed counts plus prior pseudo-entries."""
@@ -167,7 +169,10 @@ class DocumentFrequencies:
         return math.log((self.total + self.prior_weight + 1) / (seen + expected + 0.5))
 
 
-@lru_cache(maxsize=8192)
+MAX_TERMS = 400_000
+
+
+@lru_cache(maxsize=65536)
 def _prior_rate(term: str) -> float:
     if term.startswith(NAME_PREFIX):
         return prior.document_rate("")  # an unknown word: names are rare
@@ -191,11 +196,6 @@ def _closeness(gap_seconds: float, settings: StorySettings) -> float:
     return settings.threshold / (settings.threshold + settings.threshold_per_hour * hours)
 
 
-def _enough_shared(vector: dict[str, float], terms: Iterable[str], least: int) -> bool:
-    shared = sum(1 for term in terms if term in vector and not term.startswith(NUMBER_PREFIX))
-    return shared >= least
-
-
 class StoryIndex:
     """Recent entries, ready to say which story a new entry belongs to. Not thread-safe."""
 
@@ -203,12 +203,19 @@ class StoryIndex:
         self.settings = settings or StorySettings()
         self.frequencies = DocumentFrequencies(self.settings.prior_weight)
         self._entries: dict[str, _Indexed] = {}
-        self._postings: dict[str, list[str]] = defaultdict(list)
+        self._term_ids: dict[str, int] = {}
+        self._term_names: list[str] = []
+        self._numbers: set[int] = set()  # ids of figure terms ("#2000")
+        self._feed_ids: dict[str, int] = {}
+        self._postings: dict[int, list[str]] = defaultdict(list)
         self._exact: dict[str, str] = {}  # exact key -> entry key
-        self._story_feeds: dict[StoryId, Counter[str]] = defaultdict(Counter)
+        self._exact_of: dict[str, tuple[str, ...]] = {}  # entry key -> its exact keys
+        self._last_terms: list[str] = []  # the distinct terms of the last text analysed
+        self._story_feeds: dict[StoryId, Counter[int]] = defaultdict(Counter)
         self._members: dict[StoryId, set[str]] = defaultdict(set)
-        # decide() then add() of one report analyse its text once.
-        self._last: tuple[Report, TextFeatures, dict[str, float]] | None = None
+        self._related: dict[StoryId, dict[StoryId, float]] = {}
+        # decide() then add() of one report analyse its text (and search) once.
+        self._last: tuple[Report, dict[str, float], StoryDecision | None] | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -231,44 +238,53 @@ class StoryIndex:
             if other is not None and other != report.key:
                 rule: Rule = "same-url" if exact_key.startswith("url:") else "same-text"
                 return StoryDecision(self._entries[other].story, rule, 1.0, other)
-        _features, vector = self._analyse(report)
-        best_story, best_score, best_key = self._nearest(report, vector)
-        if best_story is not None and best_score >= self.settings.threshold:
-            return StoryDecision(best_story, "similar", best_score, best_key)
-        return StoryDecision(None, None, best_score, best_key)
+        vector = self._analyse(report)
+        decision = self._nearest(report, vector)
+        self._last = (report, vector, decision)
+        return decision
 
     def add(self, report: Report, story_id: StoryId) -> None:
         """Retain ``report`` as a report of ``story_id`` (replacing an earlier version)."""
-        if report.key in self._entries:
-            self._forget(report.key)
-        features, vector = self._analyse(report)
+        last = self._last
+        decision = last[2] if last is not None and last[0] is report else None
+        vector = self._analyse(report)
         self._last = None
-        terms = tuple(sys.intern(t) for t in features.terms())
-        self.frequencies.add(terms)
-        entry = _Indexed(
-            key=report.key,
-            feed=report.feed,
-            story=story_id,
-            published=report.published.timestamp(),
-            terms=terms,
-            vector_terms=tuple(sys.intern(t) for t in vector),
-            vector_weights=array("f", vector.values()),
-            probes=self._probes(vector),
-            exact_keys=report.exact_keys,
-        )
-        self._entries[report.key] = entry
-        for probe in entry.probes:
-            self._postings[probe].append(report.key)
+        self.frequencies.add(self._last_terms)  # every distinct term of this report
+        self._retain(report.key, report.feed, story_id, report.published.timestamp(), vector)
         for exact_key in report.exact_keys:
             self._exact.setdefault(exact_key, report.key)
-        self._story_feeds[story_id][report.feed] += 1
-        self._members[story_id].add(report.key)
+        if report.exact_keys:
+            self._exact_of[report.key] = report.exact_keys
+        if decision is not None:
+            self._remember_related(story_id, decision.related)
+
+    def add_vector(
+        self,
+        key: str,
+        feed: str,
+        story_id: StoryId,
+        published: datetime,
+        vector: Iterable[tuple[str, float]],
+    ) -> None:
+        """Retain a stored entry from the vector ``vector_of`` gave when it was added
+        (no text to analyse: an index is loaded quickly after a start)."""
+        self._retain(key, feed, story_id, published.timestamp(), dict(vector))
+
+    def vector_of(self, key: str) -> list[tuple[str, float]]:
+        """A retained entry's vector (term, weight), strongest first, for storing."""
+        entry = self._entries[key]
+        names = self._term_names
+        return [(names[t], w) for t, w in zip(entry.terms, entry.weights, strict=True)]
 
     def update(self, report: Report) -> None:
         """Replace a retained entry's text (an updated item); it keeps its story."""
         story = self.story_of(report.key)
         if story is not None:
-            self.add(report, story)
+            self._forget(report.key)
+            self._retain(
+                report.key, report.feed, story, report.published.timestamp(), self._analyse(report)
+            )
+            self._last = None
 
     def move(self, key: str, story_id: StoryId) -> None:
         """Put a retained entry in another story (an admin split it out, say)."""
@@ -297,32 +313,19 @@ class StoryIndex:
         self, story_id: StoryId, *, floor: float, limit: int
     ) -> list[tuple[StoryId, float]]:
         """Other stories alike ``story_id`` (the same people, places or topic) but not
-        the same event: their reports' best cosine with its reports is at least
-        ``floor``, and too low to have merged them at the time between them. Highest
-        first, at most ``limit``. Looked up through the inverted index, like ``decide``;
-        retained entries only.
+        the same event: seen when its reports were decided (their cosine at least
+        ``floor``, too low to merge at the time between them). Highest first, at most
+        ``limit``; only stories still retained.
         """
-        best: dict[StoryId, float] = {}
-        for key in self._members.get(story_id, ()):
-            entry = self._entries[key]
-            vector = dict(zip(entry.vector_terms, entry.vector_weights, strict=True))
-            shared: Counter[str] = Counter()
-            for probe in entry.probes:
-                for other_key in self._postings.get(probe, ()):
-                    shared[other_key] += 1
-            for other_key, _count in shared.most_common(self.settings.max_candidates):
-                other = self._entries[other_key]
-                if other.story == story_id:
-                    continue
-                score = sum(
-                    vector.get(term, 0.0) * weight
-                    for term, weight in zip(other.vector_terms, other.vector_weights, strict=True)
-                )
-                gap = abs(other.published - entry.published)
-                mergeable = score * _closeness(gap, self.settings) >= self.settings.threshold
-                if score >= floor and not mergeable and score > best.get(other.story, 0.0):
-                    best[other.story] = score
-        ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))
+        found = self._related.get(story_id, {})
+        ranked = sorted(
+            (
+                (other, score)
+                for other, score in found.items()
+                if score >= floor and other != story_id and other in self._members
+            ),
+            key=lambda item: (-item[1], item[0]),
+        )
         return [(other, round(score, 4)) for other, score in ranked[:limit]]
 
     @classmethod
@@ -335,27 +338,66 @@ class StoryIndex:
             index.add(report, story_id)
         return index
 
+    # --- inside ----------------------------------------------------------------------
+
+    def _retain(
+        self, key: str, feed: str, story_id: StoryId, published: float, vector: dict[str, float]
+    ) -> None:
+        if key in self._entries:
+            self._forget(key)
+        feed_id = self._feed_ids.setdefault(feed, len(self._feed_ids))
+        term_ids = array("i", (self._term_id(term) for term in vector))
+        entry = _Indexed(feed_id, story_id, published, term_ids, array("f", vector.values()))
+        self._entries[key] = entry
+        for term in term_ids[: self.settings.probe_terms]:
+            self._postings[term].append(key)
+        self._story_feeds[story_id][feed_id] += 1
+        self._members[story_id].add(key)
+
+    def _term_id(self, term: str) -> int:
+        term_id = self._term_ids.get(term)
+        if term_id is None:
+            term_id = self._term_ids[term] = len(self._term_names)
+            self._term_names.append(term)
+            if term.startswith(NUMBER_PREFIX):
+                self._numbers.add(term_id)
+        return term_id
+
     def _forget(self, key: str) -> None:
         entry = self._entries.pop(key)
-        self.frequencies.remove(entry.terms)
-        for probe in entry.probes:
-            posting = self._postings[probe]
+        for term in entry.terms[: self.settings.probe_terms]:
+            posting = self._postings[term]
             posting.remove(key)
             if not posting:
-                del self._postings[probe]
-        for exact_key in entry.exact_keys:
+                del self._postings[term]
+        for exact_key in self._exact_of.pop(key, ()):
             if self._exact.get(exact_key) == key:
                 del self._exact[exact_key]
         members = self._members[entry.story]
         members.discard(key)
         if not members:
             del self._members[entry.story]
+            self._related.pop(entry.story, None)
         feeds = self._story_feeds[entry.story]
         feeds[entry.feed] -= 1
         if feeds[entry.feed] <= 0:
             del feeds[entry.feed]
         if not feeds:
             del self._story_feeds[entry.story]
+
+    def _remember_related(
+        self, story_id: StoryId, related: Iterable[tuple[StoryId, float]]
+    ) -> None:
+        for other, score in related:
+            if other == story_id:
+                continue
+            for one, two in ((story_id, other), (other, story_id)):
+                kept = self._related.setdefault(one, {})
+                if score > kept.get(two, 0.0):
+                    kept[two] = score
+                if len(kept) > 2 * RELATED_KEPT:  # keep the best few
+                    for weakest, _score in sorted(kept.items(), key=lambda i: i[1])[:RELATED_KEPT]:
+                        del kept[weakest]
 
     def _vector(self, features: TextFeatures) -> dict[str, float]:
         """The entry's strongest terms with L2-normalised sublinear TF x IDF x boost."""
@@ -368,6 +410,7 @@ class StoryIndex:
         ):
             for term, count in part.items():
                 counts[term] = counts.get(term, 0.0) + weight * count
+        self._last_terms = list(counts)
         weights: dict[str, float] = {}
         idf = self.frequencies.idf
         for term, frequency in counts.items():
@@ -381,51 +424,67 @@ class StoryIndex:
             elif term in features.proper:
                 weight *= settings.proper_boost
             weights[term] = weight
-        strongest = sorted(weights, key=weights.__getitem__, reverse=True)
-        kept = strongest[: settings.vector_terms]
+        kept = heapq.nlargest(settings.vector_terms, weights, key=weights.__getitem__)
         norm = math.sqrt(sum(weights[term] ** 2 for term in kept)) or 1.0
         return {term: weights[term] / norm for term in kept}
 
-    def _probes(self, vector: dict[str, float]) -> tuple[str, ...]:
-        # The strongest terms: rare, and in the headline or lead. (The vector is
-        # sorted strongest first.)
-        return tuple(list(vector)[: self.settings.probe_terms])
-
-    def _analyse(self, report: Report) -> tuple[TextFeatures, dict[str, float]]:
-        """The report's features and vector; kept from ``decide`` for the ``add`` after it."""
+    def _analyse(self, report: Report) -> dict[str, float]:
+        """The report's vector; kept from ``decide`` for the ``add`` after it."""
         if self._last is not None and self._last[0] is report:
-            return self._last[1], self._last[2]
-        features = extract(report.title, report.text, self.settings.lead_chars)
-        vector = self._vector(features)
-        self._last = (report, features, vector)
-        return features, vector
+            return self._last[1]
+        vector = self._vector(extract(report.title, report.text, self.settings.lead_chars))
+        self._last = (report, vector, None)
+        return vector
 
-    def _nearest(
-        self, report: Report, vector: dict[str, float]
-    ) -> tuple[StoryId | None, float, str | None]:
-        """The best story another feed's report offers, its cosine and that report's key."""
+    def _nearest(self, report: Report, vector: dict[str, float]) -> StoryDecision:
+        """The best story another feed's report offers, and the stories alike but too far."""
         settings = self.settings
         published = report.published.timestamp()
         window = settings.window.total_seconds()
+        feed_id = self._feed_ids.get(report.feed, -1)
+        term_ids = self._term_ids
+        own = {term_ids[t]: w for t, w in vector.items() if t in term_ids}
+        words = {t for t in own if t not in self._numbers}
         shared: Counter[str] = Counter()
-        for probe in self._probes(vector):
-            for key in self._postings.get(probe, ()):
+        for term in list(own)[: settings.probe_terms]:
+            for key in self._postings.get(term, ()):
                 shared[key] += 1
-        best: tuple[StoryId | None, float, str | None] = (None, 0.0, None)
+        best: tuple[float, StoryId | None, str | None] = (0.0, None, None)
+        nearest = 0.0  # the best score against the threshold, joined or not
+        alike: dict[StoryId, float] = {}
         for key, _count in shared.most_common(settings.max_candidates):
+            if key == report.key:
+                continue
             entry = self._entries[key]
-            if key == report.key or entry.feed == report.feed:
+            gap = abs(entry.published - published)
+            if entry.feed == feed_id or gap > window:
                 continue
-            if abs(entry.published - published) > window:
+            overlap = 0
+            score = 0.0
+            for term, weight in zip(entry.terms, entry.weights, strict=True):
+                mine = own.get(term)
+                if mine is not None:
+                    score += mine * weight
+                    overlap += term in words
+            if overlap < settings.min_shared_terms:
                 continue
-            if self._story_feeds[entry.story].get(report.feed):
-                continue  # the story already has this feed's report
-            if not _enough_shared(vector, entry.vector_terms, settings.min_shared_terms):
-                continue
-            score = sum(
-                vector.get(term, 0.0) * weight
-                for term, weight in zip(entry.vector_terms, entry.vector_weights, strict=True)
-            ) * _closeness(abs(entry.published - published), settings)
-            if score > best[1]:
-                best = (entry.story, score, key)
-        return best
+            effective = score * _closeness(gap, settings)
+            nearest = max(nearest, effective)
+            if effective >= settings.threshold and not self._story_feeds[entry.story].get(feed_id):
+                if effective > best[0]:
+                    best = (effective, entry.story, key)
+            elif score >= RELATED_FLOOR and score > alike.get(entry.story, 0.0):
+                alike[entry.story] = score
+        related = tuple(
+            sorted(
+                ((story, score) for story, score in alike.items() if story != best[1]),
+                key=lambda item: -item[1],
+            )[:RELATED_KEPT]
+        )
+        if best[1] is not None:
+            return StoryDecision(best[1], "similar", best[0], best[2], related)
+        return StoryDecision(None, None, nearest, None, related)
+
+
+RELATED_FLOOR = 0.08  # a cosine this high: related reading, if not the same event
+RELATED_KEPT = 5

@@ -39,11 +39,11 @@ class ExactKeysOnly:
     def join(self, report: NewReport, exact_story: int | None, exact_rule: JoinRule) -> Joining:
         return Joining(exact_story, exact_rule) if exact_story else Joining(None, "first")
 
-    def add(self, report: NewReport, story_id: int) -> None:
-        pass
+    def add(self, report: NewReport, story_id: int) -> bytes | None:
+        return None
 
-    def refresh(self, report: NewReport, story_id: int) -> None:
-        pass
+    def refresh(self, report: NewReport, story_id: int) -> bytes | None:
+        return None
 
     def move(self, entry_id: int, story_id: int) -> None:
         pass

@@ -73,7 +73,7 @@ def _stories_by_wording(conn: Connection) -> None:
     for column in ("priority", "labels"):
         add_column_if_missing(conn, schema.feeds, column)
     add_column_if_missing(conn, schema.stories, "filing")
-    for column in ("story_rule", "story_similarity", "story_matched_entry_id"):
+    for column in ("story_rule", "story_similarity", "story_matched_entry_id", "story_vector"):
         add_column_if_missing(conn, schema.entries, column)
     schema.related_stories.create(conn, checkfirst=True)
     # Stories stored before get their sections filed again by the rules in force at

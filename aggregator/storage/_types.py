@@ -112,15 +112,17 @@ class NewReport:
 
 @dataclass(frozen=True)
 class IndexedReport:
-    """A stored entry as story matching indexes it (HTML: text is made from it)."""
+    """A stored entry as story matching indexes it: the vector it stored when it was
+    added, or (an entry stored before vectors were) its text to analyse again."""
 
     entry_id: int
     story_id: int
     feed_id: int
-    title: str
-    summary_html: str
-    content_html: str
     published: datetime
+    vector: bytes | None
+    title: str = ""
+    summary_html: str = ""
+    content_html: str = ""
 
 
 class StoryAssigner(Protocol):
@@ -130,7 +132,8 @@ class StoryAssigner(Protocol):
     entries with ids above a watermark published since a time, so the assigner sees
     what other processes stored; ``join`` decides one new entry (``exact_story``: the
     story its same URL or text belongs to, if any) and ``add`` remembers it in the
-    story chosen; ``refresh`` takes an entry's new text (it keeps its story); ``move``
+    story chosen; ``refresh`` takes an entry's new text (it keeps its story) - both
+    return what to store with the entry for ``prepare`` to load it again; ``move``
     follows an admin's split; ``related`` names stories alike a story's reports;
     ``discard`` is called when the transaction rolled back (what was remembered since
     ``prepare`` never happened).
@@ -140,9 +143,9 @@ class StoryAssigner(Protocol):
 
     def join(self, report: NewReport, exact_story: int | None, exact_rule: JoinRule) -> Joining: ...
 
-    def add(self, report: NewReport, story_id: int) -> None: ...
+    def add(self, report: NewReport, story_id: int) -> bytes | None: ...
 
-    def refresh(self, report: NewReport, story_id: int) -> None: ...
+    def refresh(self, report: NewReport, story_id: int) -> bytes | None: ...
 
     def move(self, entry_id: int, story_id: int) -> None: ...
 

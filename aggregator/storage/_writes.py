@@ -177,19 +177,7 @@ def _gather(
         _gather_new(update, entry, batch, assigner, owners, entry_ids, story_ids, len(new))
     for entry in changed:
         row = stored[entry.identity]
-        sort_at = sort_time(entry.published, row.first_seen_at)
-        batch.changed_entries.append(
-            {
-                "b_id": row.id,
-                "changed_at": update.fetched_at,
-                "sort_at": sort_at,
-                **entry_values(entry),
-            }
-        )
-        batch.keys.extend({"key": key, "story_id": row.story_id} for key in entry.story_keys)
-        batch.fresh[row.id] = (entry.match_text, entry.sections)
-        batch.touched.add(row.story_id)
-        assigner.refresh(
+        vector = assigner.refresh(
             NewReport(
                 row.id,
                 update.feed_id,
@@ -200,6 +188,18 @@ def _gather(
             ),
             row.story_id,
         )
+        batch.changed_entries.append(
+            {
+                "b_id": row.id,
+                "changed_at": update.fetched_at,
+                "sort_at": sort_time(entry.published, row.first_seen_at),
+                "story_vector": vector,
+                **entry_values(entry),
+            }
+        )
+        batch.keys.extend({"key": key, "story_id": row.story_id} for key in entry.story_keys)
+        batch.fresh[row.id] = (entry.match_text, entry.sections)
+        batch.touched.add(row.story_id)
     return StoreResult(new=len(new), updated=len(changed))
 
 
@@ -235,7 +235,7 @@ def _gather_new(
         batch.created.add(story_id)
     elif story_id not in batch.created:
         batch.joined.add(story_id)
-    assigner.add(report, story_id)
+    vector = assigner.add(report, story_id)
     for key in entry.story_keys:
         batch.key_owner.setdefault(key, story_id)
         batch.keys.append({"key": key, "story_id": story_id})
@@ -251,6 +251,7 @@ def _gather_new(
             "story_rule": joining.rule if joining.story_id is not None else "first",
             "story_similarity": joining.similarity,
             "story_matched_entry_id": joining.matched_entry_id,
+            "story_vector": vector,
             **entry_values(entry),
         }
     )
@@ -318,6 +319,7 @@ _UPDATE_ENTRY = (
                 "tags",
                 "source_tags",
                 "enclosures",
+                "story_vector",
             )
         }
     )
@@ -494,36 +496,46 @@ def _record_polls(
 
 def indexed_reports(conn: Connection, after_id: int, since: datetime) -> list[IndexedReport]:
     """Stored entries with ids above ``after_id`` published (or first seen) since
-    ``since``, oldest first: what story matching indexes."""
+    ``since``, oldest first: what story matching indexes. Entries with a stored vector
+    come without their text; older ones with it, to be analysed again."""
     published = func.coalesce(entries.c.published_at, entries.c.first_seen_at)
-    rows = conn.execute(
-        select(
-            entries.c.id,
-            entries.c.story_id,
-            entries.c.feed_id,
-            entries.c.title,
-            entries.c.summary_html,
-            entries.c.content_html,
-            entries.c.published_at,
-            entries.c.first_seen_at,
+    recent = (entries.c.id > after_id, published >= since)
+    found = [
+        IndexedReport(row.id, row.story_id, row.feed_id, row.published, bytes(row.story_vector))
+        for row in conn.execute(
+            select(
+                entries.c.id,
+                entries.c.story_id,
+                entries.c.feed_id,
+                published.label("published"),
+                entries.c.story_vector,
+            ).where(*recent, entries.c.story_vector.is_not(None))
         )
-        .where(entries.c.id > after_id, published >= since)
-        .order_by(entries.c.id)
-    ).all()
-    # Exact keys are looked up in story_keys when an entry is written, so the
-    # index does not keep them for stored entries.
-    return [
-        IndexedReport(
-            entry_id=row.id,
-            story_id=row.story_id,
-            feed_id=row.feed_id,
-            title=row.title,
-            summary_html=row.summary_html,
-            content_html=row.content_html,
-            published=row.published_at or row.first_seen_at,
-        )
-        for row in rows
     ]
+    found.extend(
+        IndexedReport(
+            row.id,
+            row.story_id,
+            row.feed_id,
+            row.published,
+            None,
+            row.title,
+            row.summary_html,
+            row.content_html,
+        )
+        for row in conn.execute(
+            select(
+                entries.c.id,
+                entries.c.story_id,
+                entries.c.feed_id,
+                published.label("published"),
+                entries.c.title,
+                entries.c.summary_html,
+                entries.c.content_html,
+            ).where(*recent, entries.c.story_vector.is_(None))
+        )
+    )
+    return sorted(found, key=lambda report: report.entry_id)
 
 
 Loader = Callable[[int, datetime], Sequence[IndexedReport]]

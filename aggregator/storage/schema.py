@@ -208,6 +208,9 @@ entries = Table(
     Column("story_rule", String(16)),
     Column("story_similarity", Float),
     Column("story_matched_entry_id", Integer),
+    # Its vector as story matching computed it (terms and weights, opaque here), so
+    # a new process loads its index without analysing every recent text again.
+    Column("story_vector", LargeBinary),
 )
 
 entry_sections = Table(

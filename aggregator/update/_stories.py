@@ -62,6 +62,7 @@ class StoryMatcher:
         self._index: StoryIndex | None = None
         self._watermark = 0  # the highest entry id the index has seen
         self._pending: list[int] = []  # entry ids added since prepare, for discard
+        self._last_report: tuple[NewReport, Report] | None = None
 
     @classmethod
     def from_config(
@@ -83,14 +84,23 @@ class StoryMatcher:
             since = datetime.min.replace(tzinfo=UTC)
         loaded = load(self._watermark, since)
         for row in loaded:
-            report = Report(
-                key=str(row.entry_id),
-                feed=str(row.feed_id),
-                title=row.title,
-                text=stored_text(row.summary_html, row.content_html),
-                published=row.published,
-            )
-            self._index.add(report, row.story_id)
+            if row.vector is not None:
+                self._index.add_vector(
+                    str(row.entry_id),
+                    str(row.feed_id),
+                    row.story_id,
+                    row.published,
+                    decode_vector(row.vector),
+                )
+            else:  # stored before vectors were: analysed again
+                report = Report(
+                    key=str(row.entry_id),
+                    feed=str(row.feed_id),
+                    title=row.title,
+                    text=stored_text(row.summary_html, row.content_html),
+                    published=row.published,
+                )
+                self._index.add(report, row.story_id)
             self._watermark = max(self._watermark, row.entry_id)
         if loaded:
             log.debug("story index: %d stored entries loaded", len(loaded))
@@ -105,7 +115,7 @@ class StoryMatcher:
         if exact_story is not None:
             return Joining(exact_story, exact_rule, 1.0)
         try:
-            decision = self._require_index().decide(_report(report))
+            decision = self._require_index().decide(self._report(report))
         except Exception:  # a bug in matching must not lose the entry: a story of its own
             log.exception("story matching failed for entry %d", report.entry_id)
             return Joining(None, "first")
@@ -115,15 +125,20 @@ class StoryMatcher:
         rule: JoinRule = decision.rule or "similar"
         return Joining(decision.story_id, rule, round(decision.similarity, 4), matched)
 
-    def add(self, report: NewReport, story_id: int) -> None:
-        self._require_index().add(_report(report), story_id)
+    def add(self, report: NewReport, story_id: int) -> bytes:
+        index = self._require_index()
+        index.add(self._report(report), story_id)
         self._pending.append(report.entry_id)
         self._watermark = max(self._watermark, report.entry_id)
+        return encode_vector(index.vector_of(str(report.entry_id)))
 
-    def refresh(self, report: NewReport, story_id: int) -> None:
+    def refresh(self, report: NewReport, story_id: int) -> bytes | None:
         index = self._require_index()
-        if str(report.entry_id) in index:
-            index.update(_report(report))
+        key = str(report.entry_id)
+        if key not in index:
+            return None  # not retained: too old to matter
+        index.update(self._report(report))
+        return encode_vector(index.vector_of(key))
 
     def move(self, entry_id: int, story_id: int) -> None:
         if self._index is not None:
@@ -143,10 +158,39 @@ class StoryMatcher:
             self._watermark = 0
         self._pending = []
 
+    def _report(self, report: NewReport) -> Report:
+        """The index's Report of a new entry: the same object for ``join`` then ``add``,
+        so the index analyses the text once and keeps what the decision saw."""
+        last = self._last_report
+        if last is not None and last[0] is report:
+            return last[1]
+        converted = _report(report)
+        self._last_report = (report, converted)
+        return converted
+
     def _require_index(self) -> StoryIndex:
         if self._index is None:
             self._index = StoryIndex(self.settings)
         return self._index
+
+
+def encode_vector(vector: Sequence[tuple[str, float]]) -> bytes:
+    """A vector as stored with its entry: one byte per weight (0-1 in 255 steps: the
+    weights are L2-normalised), then the terms, separated by 0x1f."""
+    weights = bytes(max(0, min(255, round(weight * 255))) for _term, weight in vector)
+    terms = "\x1f".join(term for term, _weight in vector).encode("utf-8")
+    return bytes([len(weights)]) + weights + terms
+
+
+def decode_vector(data: bytes) -> list[tuple[str, float]]:
+    """The vector ``encode_vector`` stored; [] for anything it did not make."""
+    if not data:
+        return []
+    count = data[0]
+    terms = data[1 + count :].decode("utf-8", errors="replace").split("\x1f") if count else []
+    if len(terms) != count:
+        return []
+    return [(term, data[1 + i] / 255) for i, term in enumerate(terms)]
 
 
 def _report(report: NewReport) -> Report:
