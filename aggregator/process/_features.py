@@ -134,7 +134,7 @@ def _close_run(run: list[str], start: int, found: list[str], proper: set[str]) -
 
 
 def _body_terms(text: str, proper: set[str]) -> Counter[str]:
-    terms = Counter(word_term(t) for t in _TOKEN.findall(text))
+    terms = Counter(map(word_term, _TOKEN.findall(text)))
     for clause in _CLAUSE_BREAK.split(text):
         terms.update(_names(clause, proper))
     return terms
@@ -151,7 +151,7 @@ def extract(title: str, body: str, lead_chars: int = 400) -> TextFeatures:
     split_at = cut.end() if cut else len(body)
     proper: set[str] = set()
     return TextFeatures(
-        title=Counter(word_term(t) for t in _TOKEN.findall(title)),
+        title=Counter(map(word_term, _TOKEN.findall(title))),
         lead=_body_terms(body[:split_at], proper),
         rest=_body_terms(body[split_at:], proper),
         proper=frozenset(proper),

@@ -43,7 +43,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Literal
 
 import aggregator.process._prior as prior
@@ -152,6 +151,8 @@ class DocumentFrequencies:
     prior_weight: float
     total: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    # term -> its prior pseudo-count + 0.5: fixed per term, so computed once
+    floors: dict[str, float] = field(default_factory=dict, repr=False)
 
     def add(self, terms: Iterable[str]) -> None:
         self.total += 1
@@ -168,11 +169,27 @@ class DocumentFrequencies:
         seen = self.counts.get(term, 0)
         return math.log((self.total + self.prior_weight + 1) / (seen + expected + 0.5))
 
+    def idfs(self, terms: Iterable[str]) -> list[float]:
+        """``idf`` of each term, in one pass (the hot loop of every new entry)."""
+        top = math.log(self.total + self.prior_weight + 1)
+        seen = self.counts.get
+        floor = self.floors
+        if len(floor) > MAX_FLOORS:
+            floor.clear()
+        log = math.log
+        found: list[float] = []
+        for term in terms:
+            base = floor.get(term)
+            if base is None:
+                base = floor[term] = self.prior_weight * _prior_rate(term) + 0.5
+            found.append(top - log(seen(term, 0) + base))
+        return found
+
 
 MAX_TERMS = 400_000
+MAX_FLOORS = 100_000  # a cache: cleared when full (news vocabulary turns over slowly)
 
 
-@lru_cache(maxsize=65536)
 def _prior_rate(term: str) -> float:
     if term.startswith(NAME_PREFIX):
         return prior.document_rate("")  # an unknown word: names are rare
@@ -410,18 +427,22 @@ class StoryIndex:
         ):
             for term, count in part.items():
                 counts[term] = counts.get(term, 0.0) + weight * count
-        self._last_terms = list(counts)
+        self._last_terms = terms = list(counts)
         weights: dict[str, float] = {}
-        idf = self.frequencies.idf
-        for term, frequency in counts.items():
-            weight = (1 + math.log(frequency)) * idf(term)
+        proper = features.proper
+        log = math.log
+        for term, frequency, idf in zip(
+            terms, counts.values(), self.frequencies.idfs(terms), strict=True
+        ):
+            weight = (1 + log(frequency)) * idf
             if weight <= 0:
                 continue
-            if term.startswith(NAME_PREFIX):
+            first = term[:1]
+            if first == NAME_PREFIX:
                 weight *= settings.name_boost
-            elif term.startswith(NUMBER_PREFIX):
+            elif first == NUMBER_PREFIX:
                 weight *= settings.number_boost
-            elif term in features.proper:
+            elif term in proper:
                 weight *= settings.proper_boost
             weights[term] = weight
         kept = heapq.nlargest(settings.vector_terms, weights, key=weights.__getitem__)
@@ -446,9 +467,12 @@ class StoryIndex:
         own = {term_ids[t]: w for t, w in vector.items() if t in term_ids}
         words = {t for t in own if t not in self._numbers}
         shared: Counter[str] = Counter()
+        postings = self._postings
         for term in list(own)[: settings.probe_terms]:
-            for key in self._postings.get(term, ()):
-                shared[key] += 1
+            posting = postings.get(term)
+            if posting:
+                # Postings are in arrival order: the newest are the reports in reach.
+                shared.update(posting[-MAX_POSTING_SCAN:])
         best: tuple[float, StoryId | None, str | None] = (0.0, None, None)
         nearest = 0.0  # the best score against the threshold, joined or not
         alike: dict[StoryId, float] = {}
@@ -488,3 +512,7 @@ class StoryIndex:
 
 RELATED_FLOOR = 0.08  # a cosine this high: related reading, if not the same event
 RELATED_KEPT = 5
+# At most this many reports per probe term are counted as candidates: a term in more
+# recent reports than this says little about which is the same event (measured: no
+# decision on dev, alt or holdout changes; the farm's small vocabulary got 3x faster).
+MAX_POSTING_SCAN = 256

@@ -339,12 +339,10 @@ def _insert_rows(conn: Connection, batch: _Batch) -> None:
     if batch.changed_entries:
         conn.execute(_UPDATE_ENTRY, batch.changed_entries)
     if batch.keys:
-        for chunk in chunked(_unique_keys(batch.keys)):
-            conn.execute(
-                dialect_insert(conn, story_keys)
-                .values(list(chunk))
-                .on_conflict_do_nothing(index_elements=["key"])
-            )
+        conn.execute(
+            dialect_insert(conn, story_keys).on_conflict_do_nothing(index_elements=["key"]),
+            _unique_keys(batch.keys),
+        )
     existing = sorted(batch.touched - batch.created)
     if existing:
         conn.execute(_TOUCH_STORY, [{"b_id": story_id, "now": batch.now} for story_id in existing])
@@ -391,11 +389,14 @@ def _store_related(conn: Connection, story_ids: Iterable[int], assigner: StoryAs
         {"story_id": story_id, "related_id": related_id, "similarity": similarity}
         for (story_id, related_id), similarity in sorted(found.items())
     ]
-    for row_chunk in chunked(rows):
+    if rows:
+        # executemany of one statement: compiled once and cached, unlike a multi-row
+        # VALUES list whose statement differs with every row count
         conn.execute(
-            dialect_insert(conn, related_stories)
-            .values(list(row_chunk))
-            .on_conflict_do_nothing(index_elements=["story_id", "related_id"])
+            dialect_insert(conn, related_stories).on_conflict_do_nothing(
+                index_elements=["story_id", "related_id"]
+            ),
+            rows,
         )
 
 
