@@ -513,6 +513,6 @@ class StoryIndex:
 RELATED_FLOOR = 0.08  # a cosine this high: related reading, if not the same event
 RELATED_KEPT = 5
 # At most this many reports per probe term are counted as candidates: a term in more
-# recent reports than this says little about which is the same event (measured: no
-# decision on dev, alt or holdout changes; the farm's small vocabulary got 3x faster).
+# recent reports than this says little about which is the same event, and counting
+# all of them made a small vocabulary (benchmarks/farm.py) quadratic.
 MAX_POSTING_SCAN = 256
