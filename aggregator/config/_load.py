@@ -109,6 +109,10 @@ class _Loader:
     def error(self, message: str, line: int | None) -> None:
         self.errors.append(ConfigError(message, self.path, line))
 
+    def where(self, loc: Loc) -> str:
+        """``loc`` in the admin's words (feeds counted from 1 and named by URL)."""
+        return dotted(loc, self.root)
+
     def line(self, loc: Loc, at_key: bool = False) -> int | None:
         return line_of(self.root, loc, at_key)
 
@@ -120,7 +124,7 @@ class _Loader:
             for error in e.errors():
                 where = loc + tuple(error["loc"])
                 at_key = error["type"] in KEY_ERRORS
-                self.error(wording(error, where, model), self.line(where, at_key))
+                self.error(wording(error, where, model, self.root), self.line(where, at_key))
             return None
 
     def section(self, model: type[M], name: str) -> M | None:
@@ -241,11 +245,11 @@ class _Loader:
     def claim_slug(self, name: str, loc: Loc, slugs: dict[str, tuple[str, int | None]]) -> bool:
         slug, line = slugify(name), self.line((*loc, "name"))
         if not slug:
-            self.error(f"{dotted(loc)}.name: {name!r} gives an empty URL slug", line)
+            self.error(f"{self.where((*loc, 'name'))}: {name!r} gives an empty URL slug", line)
             return False
         if slug in RESERVED_SLUGS:
             self.error(
-                f"{dotted(loc)}.name: {name!r} would publish at /feeds/{slug}.atom, "
+                f"{self.where((*loc, 'name'))}: {name!r} would publish at /feeds/{slug}.atom, "
                 "which is reserved for all items; choose another name",
                 line,
             )
@@ -253,7 +257,7 @@ class _Loader:
         if slug in slugs:
             other, other_line = slugs[slug]
             self.error(
-                f"{dotted(loc)}.name: {name!r} has the same URL slug {slug!r} as "
+                f"{self.where((*loc, 'name'))}: {name!r} has the same URL slug {slug!r} as "
                 f"category {other!r} (line {other_line})",
                 line,
             )
@@ -277,7 +281,7 @@ class _Loader:
             if other.owner != loc:
                 what = "category name" if is_name else "alias"
                 self.error(
-                    f"{dotted(label_loc)}: duplicate {what} {label!r}: already used by "
+                    f"{self.where(label_loc)}: duplicate {what} {label!r}: already used by "
                     f"category {other.name!r}" + (f" (line {other.line})" if other.line else ""),
                     line,
                 )
@@ -327,7 +331,8 @@ class _Loader:
             seen[identity] = line
             return True
         self.error(
-            f"{dotted(loc)}: duplicate feed URL {url!r} (first listed on line {seen[identity]})",
+            f"{self.where(loc)}: duplicate feed URL {url!r} "
+            f"(first listed on line {seen[identity]})",
             line,
         )
         return False
@@ -344,7 +349,7 @@ class _Loader:
         name = known.get(fold_label(written))
         if name is not None:
             return name
-        message = f"{dotted(where)}: unknown category {written!r}"
+        message = f"{self.where(where)}: unknown category {written!r}"
         self.error(message + _category_hint(written, known), self.line(where))
         return None
 
@@ -381,14 +386,14 @@ class _Loader:
         where = (*loc, "name")
         if name in RESERVED_SLUGS:
             self.error(
-                f"{dotted(where)}: {name!r} would publish at /feeds/{name}.atom, "
+                f"{self.where(where)}: {name!r} would publish at /feeds/{name}.atom, "
                 "which is reserved for all items; choose another name",
                 self.line(where),
             )
             return False
         if name in urls_taken:
             self.error(
-                f"{dotted(where)}: {name!r} would publish at /feeds/{name}.atom, "
+                f"{self.where(where)}: {name!r} would publish at /feeds/{name}.atom, "
                 f"which is already the URL of {urls_taken[name]}; choose another name",
                 self.line(where),
             )
