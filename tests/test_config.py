@@ -59,7 +59,7 @@ ERROR_FILES = {
         "did you mean 'interval'?",
         "13: unknown key 'categoreis' at the top level; did you mean 'categories'?",
         "14: unknown key 'database' at the top level "
-        "(allowed: site, storage, polling, categories, feeds, publish, outputs)",
+        "(allowed: site, storage, polling, categories, feeds, publish, outputs, health)",
     ],
     "durations.yaml": [
         "5: polling.interval: invalid duration '30 minutes' (use e.g. 30m, 1h, 1d)",
@@ -162,7 +162,7 @@ def test_error_file(name: str) -> None:
         ),
         (
             # An open quote is noticed at the end of the file: the line where it opened.
-            "feeds:\n  - url: https://a.example/x\n    title: \"Wire\n\n\n",
+            'feeds:\n  - url: https://a.example/x\n    title: "Wire\n\n\n',
             [
                 "3: invalid YAML: while scanning a quoted scalar, found unexpected end of "
                 "stream (it is not closed before the end of the file)"
@@ -177,7 +177,7 @@ def test_error_file(name: str) -> None:
             "- url: https://a.example/\n",
             [
                 "1: expected a mapping with keys site, storage, polling, "
-                "categories, feeds, publish, outputs at the top level, got a list"
+                "categories, feeds, publish, outputs, health at the top level, got a list"
             ],
         ),
         (
@@ -212,9 +212,9 @@ def test_error_file(name: str) -> None:
             "1: x\n? [a, b]\n: y\n",
             [
                 "1: unknown key 1 at the top level "
-                "(allowed: site, storage, polling, categories, feeds, publish, outputs)",
+                "(allowed: site, storage, polling, categories, feeds, publish, outputs, health)",
                 "2: unknown key \"('a', 'b')\" at the top level "
-                "(allowed: site, storage, polling, categories, feeds, publish, outputs)",
+                "(allowed: site, storage, polling, categories, feeds, publish, outputs, health)",
             ],
         ),
         (
@@ -714,3 +714,49 @@ def test_polling_policy_keys(tmp_path: Path) -> None:
 def test_polling_policy_errors(tmp_path: Path, text: str, expected: str) -> None:
     (message,) = errors_of(write(tmp_path, text))
     assert message.startswith(expected), message
+
+
+def test_feed_admin_keys_and_health(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            "health:\n  failing_feeds: 25%\n"
+            "feeds:\n"
+            "  - url: https://a.example/feed\n    priority: 5\n    labels: ignore-tags\n"
+            "    paused: true\n"
+            "  - https://b.example/feed\n",
+        )
+    )
+    assert config.health.failing_share == 0.25
+    first, second = config.feeds
+    assert (first.priority, first.labels, first.paused) == (5, "ignore_tags", True)
+    assert (second.priority, second.labels, second.paused) == (0, "trust", False)
+    assert (
+        load_config(write(tmp_path, "health:\n  failing_feeds: 0.1\n")).health.failing_share == 0.1
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "feeds:\n  - url: https://a.example/feed\n    priority: high\n",
+            "3: feed #1 (https://a.example/feed) priority: expected a whole number, got 'high'",
+        ),
+        (
+            "feeds:\n  - url: https://a.example/feed\n    labels: sometimes\n",
+            "3: feed #1 (https://a.example/feed) labels: 'sometimes' is not one of trust, "
+            "ignore_tags, default_last, ignore",
+        ),
+        (
+            "health:\n  failing_feeds: 150%\n",
+            "2: health.failing_feeds: share '150%' is out of range (use 0% to 100%)",
+        ),
+        (
+            "health:\n  failing_feeds: half\n",
+            "2: health.failing_feeds: invalid share 'half' (use e.g. 50% or 0.5)",
+        ),
+    ],
+)
+def test_feed_admin_key_errors(tmp_path: Path, text: str, expected: str) -> None:
+    assert errors_of(write(tmp_path, text)) == [expected]

@@ -17,8 +17,10 @@ from aggregator.config._load import (
 )
 from aggregator.config._schema import CONFIG_KEYS
 from aggregator.config._types import (
+    LABEL_TRUST_VALUES,
     Config,
     FeedConfig,
+    HealthConfig,
     OutputConfig,
     PollingConfig,
     PublishConfig,
@@ -40,10 +42,12 @@ __all__ = [
     "CONFIG_PATH_ENV",
     "DATABASE_URL_ENV",
     "DEFAULT_CONFIG_PATH",
+    "LABEL_TRUST_VALUES",
     "RESERVED_SLUGS",
     "Config",
     "ConfigWatcher",
     "FeedConfig",
+    "HealthConfig",
     "OutputConfig",
     "PollingConfig",
     "PublishConfig",

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from aggregator.config._schema import (
     Category,
     Feed,
+    Health,
     Output,
     Polling,
     Publish,
@@ -34,6 +35,7 @@ from aggregator.config._schema import (
 from aggregator.config._types import (
     Config,
     FeedConfig,
+    HealthConfig,
     OutputConfig,
     PollingConfig,
     PublishConfig,
@@ -161,6 +163,7 @@ class _Loader:
         feeds = self.feeds(known_labels)
         publish = self.section(Publish, "publish") or Publish()
         outputs = self.outputs(categories, known_labels)
+        health = self.section(Health, "health") or Health()
         return Config(
             path=str(Path(os.path.abspath(self.path))),
             site=SiteConfig(
@@ -178,6 +181,7 @@ class _Loader:
             feeds=tuple(feeds),
             publish=PublishConfig(page_size=publish.page_size),
             outputs=tuple(outputs),
+            health=HealthConfig(failing_share=health.failing_feeds),
         )
 
     def polling_config(self, polling: Polling) -> PollingConfig:
@@ -310,6 +314,9 @@ class _Loader:
                     section=category,
                     interval_seconds=model.interval,
                     line=self.line(loc),
+                    priority=model.priority,
+                    labels=model.labels,
+                    paused=model.paused,
                 )
             )
         return result

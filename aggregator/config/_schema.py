@@ -12,7 +12,14 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
 
-from aggregator.config._types import PollingConfig, PublishConfig, SiteConfig, StorageConfig
+from aggregator.config._types import (
+    LABEL_TRUST_VALUES,
+    HealthConfig,
+    PollingConfig,
+    PublishConfig,
+    SiteConfig,
+    StorageConfig,
+)
 from aggregator.config._values import (
     DAY,
     Duration,
@@ -26,6 +33,8 @@ from aggregator.config._values import (
     optional_text,
     resolve_database_url,
     resolve_feed_url,
+    share,
+    shown,
     slugify,
 )
 
@@ -48,6 +57,7 @@ class Top(_Section):
     feeds: Any = None
     publish: Any = None
     outputs: Any = None
+    health: Any = None
 
 
 def _absolute_http_url(value: str) -> str:
@@ -121,6 +131,16 @@ class Category(_Section):
     keywords: Annotated[list[Text], BeforeValidator(as_list)] = []
 
 
+class Health(_Section):
+    failing_feeds: Annotated[float, BeforeValidator(share)] = HealthConfig.failing_share
+
+
+def _label_trust(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower().replace("-", "_") in LABEL_TRUST_VALUES:
+        return value.strip().lower().replace("-", "_")
+    raise ValueError(f"{shown(value)} is not one of {', '.join(LABEL_TRUST_VALUES)}")
+
+
 class Publish(_Section):
     page_size: Annotated[int, BeforeValidator(count_between(1, 1000))] = PublishConfig.page_size
 
@@ -149,6 +169,9 @@ class Feed(_Section):
     title: Annotated[str | None, BeforeValidator(optional_text)] = None
     category: Annotated[str | None, BeforeValidator(optional_text)] = None
     interval: Duration | None = None
+    priority: Annotated[int, BeforeValidator(count_between(-1000, 1000))] = 0
+    labels: Annotated[str, BeforeValidator(_label_trust)] = "trust"
+    paused: bool = False
 
     @field_validator("url")
     @classmethod
@@ -167,6 +190,7 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "feeds": tuple(Feed.model_fields),
     "publish": tuple(Publish.model_fields),
     "outputs": tuple(Output.model_fields),
+    "health": tuple(Health.model_fields),
 }
 
 

@@ -37,6 +37,12 @@ class PollingConfig:
 
 
 @dataclass(frozen=True)
+class HealthConfig:
+    # /healthz says "degraded" when more than this share of the source feeds fail.
+    failing_share: float = 0.5
+
+
+@dataclass(frozen=True)
 class SectionConfig:
     name: str
     slug: str
@@ -53,6 +59,15 @@ class FeedConfig:
     section: str | None = None  # default section *name* (feeds.yaml: category)
     interval_seconds: int | None = None
     line: int | None = None  # line in feeds.yaml, for messages
+    # The lead report of a story comes from the feed with the highest priority.
+    priority: int = 0
+    # How far the feed's own labels are trusted for sections (LABEL_TRUST_VALUES).
+    labels: str = "trust"
+    paused: bool = False  # listed, its stories kept and shown, but not polled
+
+
+# The values of a feed's `labels:` (see aggregator.process.sections).
+LABEL_TRUST_VALUES = ("trust", "ignore_tags", "default_last", "ignore")
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,7 @@ class Config:
     feeds: tuple[FeedConfig, ...] = ()
     publish: PublishConfig = field(default_factory=PublishConfig)
     outputs: tuple[OutputConfig, ...] = ()
+    health: HealthConfig = field(default_factory=HealthConfig)
 
     def section_names(self) -> dict[str, str]:
         """Section slug -> name, in the config's order (the one place they are paired)."""

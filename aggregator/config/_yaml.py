@@ -104,7 +104,7 @@ def _error_line(error: MarkedYAMLError, text: str) -> int | None:
     if _at_end(error, text) and error.context_mark is not None:
         mark = error.context_mark
     last_line = max(1, len(text.splitlines()))
-    return min(mark.line + 1, last_line)
+    return min(int(mark.line) + 1, last_line)
 
 
 def _at_end(error: MarkedYAMLError, text: str) -> bool:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 
@@ -107,6 +108,8 @@ feeds = Table(
     Column("redirect_target", Text),
     Column("redirect_count", Integer),
     Column("fetch_url", Text),
+    # paused: true in feeds.yaml: listed and shown, never due.
+    Column("paused", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 stories = Table(

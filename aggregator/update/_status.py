@@ -11,6 +11,7 @@ from aggregator.types import (
     MOVED,
     NEW,
     OK,
+    PAUSED,
     FeedState,
     FeedStatus,
 )
@@ -41,6 +42,8 @@ def feed_status(feed: FeedState, error_threshold: int) -> FeedStatus:
         return FeedStatus(FAILING, f"Failing ({feed.error_count} in a row)", False)
     if not feed.active:
         return FeedStatus(INACTIVE, "Not in feeds.yaml any more", False)
+    if feed.paused:
+        return FeedStatus(PAUSED, "Paused in feeds.yaml: not polled", False)
     if feed.last_fetched_at is None:
         return FeedStatus(NEW, "Not fetched yet", False)
     return FeedStatus(OK, "OK", False)
