@@ -13,6 +13,7 @@ from aggregator.fetch._fetcher import (
     FetchLimits,
     FetchResult,
     fetch_feed,
+    local_file_validator,
 )
 from aggregator.fetch._guard import AddressPolicy, is_public_address
 from aggregator.fetch._ping import ping_hub
@@ -26,5 +27,6 @@ __all__ = [
     "Fetcher",
     "fetch_feed",
     "is_public_address",
+    "local_file_validator",
     "ping_hub",
 ]
