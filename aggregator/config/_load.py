@@ -426,7 +426,14 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     Raises ConfigErrors, holding every problem found (sorted by line), and nothing else.
     """
     display = os.fspath(path)
-    root = parse_yaml(read_text(display), display)
+    return parse_config(read_text(display), display)
+
+
+def parse_config(text: str, path: str) -> Config:
+    """Validate the text of a feeds.yaml found at ``path`` (local feed files and sqlite
+    paths resolve against its folder); return its Config. Raises ConfigErrors."""
+    display = path
+    root = parse_yaml(text, display)
     loader = _Loader(display, root)
     config = loader.load()
     if loader.errors:
