@@ -32,6 +32,8 @@ def feed_status(feed: FeedState, error_threshold: int) -> FeedStatus:
         )
     if feed.permanent_redirect_url:
         return FeedStatus(MOVED, f"Moved permanently to {feed.permanent_redirect_url}", True)
+    if feed.paused and feed.active:  # failing or not, it is not polled now
+        return FeedStatus(PAUSED, "Paused in feeds.yaml: not polled", False)
     if feed.error_count >= error_threshold:
         return FeedStatus(
             FLAGGED,
@@ -42,8 +44,6 @@ def feed_status(feed: FeedState, error_threshold: int) -> FeedStatus:
         return FeedStatus(FAILING, f"Failing ({feed.error_count} in a row)", False)
     if not feed.active:
         return FeedStatus(INACTIVE, "Not in feeds.yaml any more", False)
-    if feed.paused:
-        return FeedStatus(PAUSED, "Paused in feeds.yaml: not polled", False)
     if feed.last_fetched_at is None:
         return FeedStatus(NEW, "Not fetched yet", False)
     return FeedStatus(OK, "OK", False)
