@@ -186,7 +186,9 @@ class AdminUseCases(FeedsUseCases):
         Raises ConfigConflictError, ConfigEditError."""
         write_edit(edit)
         log.info("%s edited: %s", edit.path, "; ".join(edit.summary) or "no change")
-        return self.reload_config(refile=self.refile_on_reload)
+        applied = self.reload_config(refile=self.refile_on_reload)
+        self._poll_requested.set()  # new and changed feeds are polled right away
+        return applied
 
     # --- subscribing by any address ------------------------------------------------------
 
