@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.config import load_config
+from aggregator.config import load_config, parse_config
 from aggregator.core import Aggregator
 from aggregator.errors import BlockedAddressError, ConfigConflictError, ConfigEditError
+from aggregator.storage import open_storage
 from aggregator.update import host_of
 from tests.clock import FixedClock
 from tests.conftest import MakeAggregator
@@ -422,3 +423,21 @@ def test_feed_activity_counts_new_entries_per_day(
     assert activity.first_day == date(2026, 11, 25)
     assert activity.new_per_day == (0, 0, 2, 0, 1)
     assert [a.outcome for a in activity.attempts] == ["ok", "ok"]
+
+
+def test_migration_9_adds_paused_to_an_older_database(db_url: str) -> None:
+    storage = open_storage(db_url)
+    with storage.write() as conn:  # a database from before migration 9
+        conn.exec_driver_sql("ALTER TABLE feeds DROP COLUMN paused")
+        conn.exec_driver_sql("DELETE FROM schema_migrations WHERE version = 9")
+    storage.close()
+    upgraded = open_storage(db_url)
+    try:
+        config = parse_config(
+            "feeds:\n  - url: https://a.example/feed\n    paused: true\n", "f.yaml"
+        )
+        upgraded.sync_feeds(config.feeds, NOW)
+        [feed] = upgraded.list_feeds()
+        assert feed.paused and upgraded.due_feeds(NOW) == []
+    finally:
+        upgraded.close()

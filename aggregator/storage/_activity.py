@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, or_, select, update
 
 from aggregator.storage import schema
 from aggregator.storage._base import StorageBase
@@ -33,14 +33,13 @@ class ActivityMixin(StorageBase):
     def make_feeds_due(self, feed_ids: list[int], now: datetime) -> int:
         """Make feeds due at ``now`` (their fix should show at once); returns how many.
 
-        Feeds a poller holds are left to it."""
+        Feeds a poller holds (an unexpired lease) are left to it."""
         changed = 0
+        free = or_(feeds.c.lease_until.is_(None), feeds.c.lease_until <= now)
         with self.write() as conn:
             for ids in chunked(sorted(set(feed_ids))):
                 result = conn.execute(
-                    update(feeds)
-                    .where(feeds.c.id.in_(ids), feeds.c.lease_owner.is_(None))
-                    .values(next_check_at=now)
+                    update(feeds).where(feeds.c.id.in_(ids), free).values(next_check_at=now)
                 )
                 changed += result.rowcount
         return changed
