@@ -282,6 +282,23 @@ def test_changing_a_failing_feeds_interval_makes_it_due(
     assert [f.url for f in aggregator.feeds_to_update()] == [server.url("/broken.xml")]
 
 
+def test_correcting_a_failing_feeds_url_polls_it_at_once(
+    tmp_path: Path, make_aggregator: MakeAggregator, clock: FixedClock, server: FeedServer
+) -> None:
+    server.route("/fixed.xml", FeedServer.feed(rss("Fixed", "x1")))
+    feeds = f"  - url: {server.url('/typo.xml')}\n"
+    path = write_config(tmp_path, feeds=feeds, polling="  allow_private_networks: true\n")
+    aggregator = open_aggregator(make_aggregator, path, clock)
+    [failed] = aggregator.update_feeds().outcomes
+    assert failed.status == "failed"
+    clock.advance(timedelta(minutes=2))
+    edit = aggregator.plan_feed_change(server.url("/typo.xml"), {"url": server.url("/fixed.xml")})
+    aggregator.save_config_edit(edit)
+    assert [f.url for f in aggregator.feeds_to_update()] == [server.url("/fixed.xml")]
+    [fixed] = aggregator.update_feeds().outcomes
+    assert (fixed.status, fixed.new) == ("ok", 1)
+
+
 def test_pausing_stops_polling_and_resuming_polls_at_once(
     tmp_path: Path, make_aggregator: MakeAggregator, clock: FixedClock, server: FeedServer
 ) -> None:
