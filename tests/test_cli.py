@@ -93,7 +93,16 @@ def test_poll_offline_example_fills_the_database(offline: Path) -> None:
     assert "No feed is due" in again.stdout
     forced = run("--config", "feeds.yaml", "poll", "--all", cwd=offline)
     assert forced.returncode == 0
-    assert "0 new entries, 0 updated" in forced.stdout.strip().splitlines()[-1]
+    # Unchanged files are not read again.
+    assert (
+        forced.stdout.strip()
+        .splitlines()[-1]
+        .startswith("Polled 6 feeds: 0 ok, 6 not modified, 0 failed; 0 new entries, 0 updated")
+    )
+    # Local files have no HTTP status, and are looked at whenever they change.
+    listing = run("--config", "feeds.yaml", "feeds", cwd=offline).stdout.splitlines()
+    assert all("on change" in line for line in listing[1:-1]), listing
+    assert all(line.rstrip().endswith("local file") for line in listing[1:-1]), listing
 
 
 def test_poll_exits_0_when_feeds_fail_and_names_the_reason(tmp_path: Path) -> None:
