@@ -339,3 +339,52 @@ class FeedHealth:
     feed: FeedState
     entry_count: int
     status: FeedStatus
+
+
+# --- why a story is what it is (the story page) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportJoining:
+    """How one report joined its story: ``rule`` is "first" (it started the story),
+    "same-url", "same-text", "similar" (with the similarity and the report it matched)
+    or "split" (an admin took it out of another story)."""
+
+    entry_id: int
+    rule: str
+    similarity: float | None = None
+    matched_entry_id: int | None = None
+
+
+@dataclass(frozen=True)
+class FilingReason:
+    """One piece of evidence for a story's section: a ``kind`` ("tag", "default",
+    "keywords") from a source feed, what it was (``detail``), and whether it counted
+    (evidence outranked by stronger evidence is shown as not used)."""
+
+    section: str  # slug
+    kind: str
+    feed: str  # the source feed's title
+    detail: str
+    counted: bool = True
+
+
+@dataclass(frozen=True)
+class RelatedStory:
+    """A story alike another (the same people, places or topic), not the same event."""
+
+    story_id: int
+    title: str
+    feed_title: str
+    sort_at: datetime
+    similarity: float
+
+
+@dataclass(frozen=True)
+class StoryDetails:
+    """Why a story is what it is: how each report joined, why it is filed where it
+    is, and what else is related."""
+
+    joinings: dict[int, ReportJoining]  # by entry id
+    filing: tuple[FilingReason, ...]
+    related: tuple[RelatedStory, ...]  # newest first

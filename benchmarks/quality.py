@@ -1,9 +1,12 @@
 """How well are entries grouped into stories and filed into sections? Measured on labeled data.
 
 A labeled newsroom (``../shared/fixtures/newsroom-dev.json`` by default, and any file
-given on the command line in the same format, e.g. tests/data/newsroom/*.json) is fed to
-the pure story and section code in the order polling would deliver it, and compared
-with its labels:
+given on the command line in the same format, e.g. tests/data/newsroom/*.json) goes
+through the real pipeline: each outlet's items are written as a feed in the outlet's
+own format (RSS 2.0, Atom, RSS 1.0, JSON Feed: tests/newsroom.py), an Aggregator on a
+fresh SQLite database polls them, and the stories and sections it stored are compared
+with the labels (``--pure`` feeds the pure story and section code instead, which is
+quicker for tuning):
 
 - story pairs: pairwise precision and recall of "these two reports are one story";
 - exact copies shown twice: reports whose canonical URL or verbatim text another
@@ -26,7 +29,7 @@ The metrics take plain mappings ({report key -> cluster id}, {report key -> sect
 slugs}) so they can be pointed at the real pipeline's stories read back from a
 database instead of this simulation (see ``measure``).
 
-    python benchmarks/quality.py [FILE.json ...] [--no-scale]
+    python benchmarks/quality.py [FILE.json ...] [--pure] [--no-scale]
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import argparse
 import json
 import random
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -46,7 +50,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aggregator.config import SectionConfig, slugify
+from sqlalchemy import select
+
+from aggregator.config import Config, FeedConfig, PollingConfig, SectionConfig, slugify
+from aggregator.core import Aggregator
 from aggregator.process import (
     canonical_url,
     html_to_text,
@@ -54,14 +61,16 @@ from aggregator.process import (
     sanitize_html,
     story_keys,
 )
-from aggregator.process.sections import (
+from aggregator.process._sections import (
     FeedLabels,
     ReportEvidence,
     SectionRules,
     file_story,
 )
-from aggregator.process.stories import Report, StoryIndex, StorySettings
+from aggregator.process._stories import Report, StoryIndex, StorySettings
+from aggregator.storage import schema
 from aggregator.types import EntryData
+from tests.newsroom import Variant, render
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_FILES = (
@@ -330,8 +339,125 @@ def measure(
 
 
 def evaluate(scenario: Scenario, order: str, settings: StorySettings | None = None) -> Quality:
+    """The pure simulation's quality (see ``cluster`` and ``file_sections``)."""
     clusters = cluster(scenario, order, settings)
     return measure(scenario, clusters, file_sections(scenario, clusters, order))
+
+
+# -- the real pipeline -------------------------------------------------------------
+
+
+def pipeline_config(scenario: Scenario, folder: Path) -> Config:
+    """The scenario as feeds.yaml would say it: its sections, one file feed per outlet."""
+    sections = tuple(
+        SectionConfig(
+            name=c["name"],
+            slug=slugify(c["name"]),
+            aliases=tuple(c["aliases"]),
+            keywords=tuple(c["keywords"]),
+        )
+        for c in scenario["categories"]
+    )
+    feeds = tuple(
+        FeedConfig(
+            url=(folder / f"{o['id']}.feed").as_uri(),
+            title=o["title"],
+            section=o["default_category"],
+        )
+        for o in scenario["outlets"]
+    )
+    # One worker: feeds are polled in the config's order, so the figures repeat.
+    polling = PollingConfig(host_spacing_seconds=0, workers=1)
+    return Config(path=str(folder / "feeds.yaml"), polling=polling, sections=sections, feeds=feeds)
+
+
+def _write_feeds(
+    scenario: Scenario, folder: Path, shown: Callable[[Mapping[str, Any]], bool]
+) -> None:
+    """Each outlet's feed file, holding the latest version of the items ``shown`` allows."""
+    items: dict[str, dict[str, Variant]] = {o["id"]: {} for o in scenario["outlets"]}
+    for story in scenario["stories"]:
+        for data in story["variants"]:
+            if shown(data):
+                items[data["outlet"]][data["guid"]] = Variant(story["id"], data["outlet"], data)
+    for outlet in scenario["outlets"]:
+        body = render(outlet, list(items[outlet["id"]].values()))
+        (folder / f"{outlet['id']}.feed").write_bytes(body)
+
+
+def run_pipeline(
+    scenario: Scenario, order: str, folder: Path
+) -> tuple[dict[str, int], dict[str, set[str]]]:
+    """Poll the scenario's feeds into a database in ``folder``; return {report key ->
+    story id} and {report key -> section slugs} as stored.
+
+    ``poll``: every outlet's first versions in one poll, then the updates in a second;
+    ``time``: a poll every 12 hours of the scenario's time, each feed holding what was
+    published by then (steady polling)."""
+    config = pipeline_config(scenario, folder)
+    variants = [v for s in scenario["stories"] for v in s["variants"]]
+    end = max(_published(v) for v in variants) + timedelta(hours=1)
+    if order == "poll":
+        steps: list[tuple[datetime, Callable[[Mapping[str, Any]], bool]]] = [
+            (end, lambda v: not v.get("update")),
+            (end + timedelta(hours=1), lambda _v: True),
+        ]
+    else:
+        start = min(_published(v) for v in variants)
+        moments = []
+        moment = start + timedelta(hours=12)
+        while moment < end + timedelta(hours=12):
+            moments.append(moment)
+            moment += timedelta(hours=12)
+        steps = [(at, lambda v, at=at: _published(v) <= at) for at in moments]
+    clock = [steps[0][0]]
+    with Aggregator.open(
+        config, database=f"sqlite:///{folder / 'quality.db'}", clock=lambda: clock[0]
+    ) as aggregator:
+        for at, shown in steps:
+            clock[0] = at
+            _write_feeds(scenario, folder, shown)
+            summary = aggregator.update_feeds(scheduled=False)
+            failed = [o for o in summary.outcomes if o.status == "failed"]
+            if failed:
+                raise RuntimeError(f"feeds failed: {failed}")
+        return _stored(aggregator, scenario, config)
+
+
+def _stored(
+    aggregator: Aggregator, scenario: Scenario, config: Config
+) -> tuple[dict[str, int], dict[str, set[str]]]:
+    """The stories and sections of every report, read back from the database."""
+    outlet_of = {
+        feed.url: outlet["id"]
+        for feed, outlet in zip(config.feeds, scenario["outlets"], strict=True)
+    }
+    storage = aggregator._storage  # a measurement reads the tables as they are
+    entries, feeds = schema.entries, schema.feeds
+    clusters: dict[str, int] = {}
+    sections: dict[str, set[str]] = defaultdict(set)
+    with storage.read() as conn:
+        rows = conn.execute(
+            select(entries.c.id, entries.c.guid, entries.c.story_id, feeds.c.url).join(
+                feeds, feeds.c.id == entries.c.feed_id
+            )
+        ).all()
+        for entry_id, section in conn.execute(
+            select(schema.entry_sections.c.entry_id, schema.entry_sections.c.section)
+        ):
+            sections[str(entry_id)].add(section)
+    for row in rows:
+        key = f"{outlet_of[row.url]}|{row.guid}"
+        clusters[key] = row.story_id
+        sections[key] = sections.pop(str(row.id), set())
+    return clusters, {key: sections[key] for key in clusters}
+
+
+def evaluate_pipeline(scenario: Scenario, order: str) -> Quality:
+    """The real pipeline's quality on a scenario (see ``run_pipeline``)."""
+    with tempfile.TemporaryDirectory() as folder:
+        clusters, sections = run_pipeline(scenario, order, Path(folder))
+    return measure(scenario, clusters, sections)
 
 
 # -- the cost at scale ---------------------------------------------------------------
@@ -439,13 +565,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="*", type=Path, help="labeled newsroom JSON files")
     parser.add_argument("--no-scale", action="store_true", help="skip the cost at scale")
+    parser.add_argument(
+        "--pure", action="store_true", help="the pure code instead of the pipeline (quicker)"
+    )
     args = parser.parse_args(argv)
     files = args.files or [path for path in DEFAULT_FILES if path.exists()]
-    print(HEADER)
+    print(f"{'pure code' if args.pure else 'pipeline (polled into SQLite)'}\n{HEADER}")
     for path in files:
         scenario = load_scenario(path)
         for order in ("poll", "time"):
-            print(format_row(path.stem.removeprefix("newsroom-"), order, evaluate(scenario, order)))
+            quality = evaluate(scenario, order) if args.pure else evaluate_pipeline(scenario, order)
+            print(format_row(path.stem.removeprefix("newsroom-"), order, quality))
     if not args.no_scale:
         print("\ncost per new entry (decide + add), window 72 h, filler over 90 days")
         for stored in (10_000, 100_000):

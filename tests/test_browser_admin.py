@@ -193,6 +193,7 @@ def test_add_a_feed_by_its_sites_address(page: Any, problems: Problems, site: Ad
     diff = page.locator("pre.diff")
     sync_api.expect(diff).to_contain_text(f"+  - url: {site.server.url('/harbor/feed.xml')}")
     sync_api.expect(diff).to_contain_text("+  - name: Local")
+    page.wait_for_load_state("load")  # its stylesheets too
     assert_no_script_ran(page)
     page.get_by_role("button", name="Save to feeds.yaml").click()
     page.wait_for_url("**/feeds")
@@ -214,6 +215,7 @@ def test_upload_an_opml_file(page: Any, problems: Problems, site: AdminSite) -> 
     sync_api.expect(report).to_contain_text("Adding 4 feeds")
     sync_api.expect(report).to_contain_text("line 13: https://news.usni.org/feed")
     sync_api.expect(page.locator("pre.diff")).to_contain_text("+  # Must read")
+    page.wait_for_load_state("load")  # its stylesheets too
     assert_no_script_ran(page)
     page.get_by_role("button", name="Save to feeds.yaml").click()
     page.wait_for_url("**/feeds")

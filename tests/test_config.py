@@ -59,7 +59,8 @@ ERROR_FILES = {
         "did you mean 'interval'?",
         "13: unknown key 'categoreis' at the top level; did you mean 'categories'?",
         "14: unknown key 'database' at the top level "
-        "(allowed: site, storage, polling, categories, feeds, publish, outputs, health)",
+        "(allowed: site, storage, polling, categories, feeds, publish, outputs, stories, "
+        "health)",
     ],
     "durations.yaml": [
         "5: polling.interval: invalid duration '30 minutes' (use e.g. 30m, 1h, 1d)",
@@ -177,7 +178,8 @@ def test_error_file(name: str) -> None:
             "- url: https://a.example/\n",
             [
                 "1: expected a mapping with keys site, storage, polling, "
-                "categories, feeds, publish, outputs, health at the top level, got a list"
+                "categories, feeds, publish, outputs, stories, health at the top level, "
+                "got a list"
             ],
         ),
         (
@@ -212,9 +214,11 @@ def test_error_file(name: str) -> None:
             "1: x\n? [a, b]\n: y\n",
             [
                 "1: unknown key 1 at the top level "
-                "(allowed: site, storage, polling, categories, feeds, publish, outputs, health)",
+                "(allowed: site, storage, polling, categories, feeds, publish, outputs, "
+                "stories, health)",
                 "2: unknown key \"('a', 'b')\" at the top level "
-                "(allowed: site, storage, polling, categories, feeds, publish, outputs, health)",
+                "(allowed: site, storage, polling, categories, feeds, publish, outputs, "
+                "stories, health)",
             ],
         ),
         (

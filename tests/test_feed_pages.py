@@ -36,7 +36,7 @@ from aggregator.publish import (
     render_feed,
     versions_snapshot,
 )
-from aggregator.storage import Storage, open_storage, schema
+from aggregator.storage import Storage, StoryFiling, open_storage, schema
 from aggregator.web import create_app
 from aggregator.web.outputs import feed_cache
 from tests.httpserver import FeedServer
@@ -153,8 +153,9 @@ def test_stamps_follow_everything_an_entry_shows(storage: Storage) -> None:
 
     # A refile moves one story to another section.
     before = after
-    storage.refile_entries(
-        lambda item: ("world",) if item.title == "Title w1" else ("us-news",), later
+    storage.refile_stories(
+        lambda reports: StoryFiling(("world",) if reports[0].title == "Title w1" else ("us-news",)),
+        later,
     )
     after = stamps(storage)
     assert w1 in {s for s in before if before[s] != after[s]}

@@ -87,7 +87,8 @@ def test_river_shows_every_story_once_newest_first(client: FlaskClient) -> None:
     assert titles.index("Navy commissions a new frigate") < titles.index("Harbor reopens")
     assert "Frigate joins the fleet" not in titles  # folded into the wire's story
     frigate = css(river, f"#s{story_id(river, 'Navy commissions a new frigate')}")[0]
-    assert [a.text_content() for a in css(frigate, ".badge")] == ["US Military", "US News"]
+    # Its own tag ("U.S. News") outranks the keyword "Navy": one section.
+    assert [a.text_content() for a in css(frigate, ".badge")] == ["US News"]
     also = css(frigate, ".also a")
     assert [a.text_content() for a in also] == ["Other Outlet"]
     assert also[0].get("href") == "https://news.example/frigate?utm_source=other"
@@ -95,7 +96,7 @@ def test_river_shows_every_story_once_newest_first(client: FlaskClient) -> None:
     time = css(frigate, "time")[0]
     assert time.get("datetime").endswith("Z") and time.get("title").endswith("UTC")
     counts = {c.get("data-count"): c.text_content() for c in css(river, "[data-count]")}
-    assert counts["all"] == str(len(titles)) and counts["section:us-military"] == "1"
+    assert counts["all"] == str(len(titles)) and counts["section:us-news"] == "2"
 
 
 def test_section_feed_and_story_pages(client: FlaskClient, site: Site) -> None:
@@ -424,3 +425,32 @@ def test_templates_and_static_files_ship_inside_the_wheel(tmp_path: Path) -> Non
         str(target / "aggregator" / "templates"),
         str(target / "aggregator" / "static"),
     ]
+
+
+def test_the_story_page_says_why_and_an_admin_can_split(client: FlaskClient) -> None:
+    river = page(client, "/")
+    frigate = story_id(river, "Navy commissions a new frigate")
+    document = page(client, f"/s/{frigate}")
+    why = [" ".join(li.text_content().split()) for li in css(document, "section.why li")]
+    assert any(line.startswith("Wire:") and "started the story" in line for line in why)
+    assert any(line.startswith("Other Outlet:") and "the same article" in line for line in why)
+    filing = css(document, "section.filing")[0].text_content()
+    assert "US News" in filing and "tagged “U.S. News” by Wire" in filing
+    # The admin (this machine) takes the other outlet's report out; the story is one
+    # report again and the report is a story of its own, said so on its page.
+    forms = css(document, "form.split")
+    assert len(forms) == 2
+    other_form = forms[1].get("action")
+    token = csrf_token(client)
+    remote = {"REMOTE_ADDR": "192.0.2.9"}
+    refused = client.post(other_form, data={"csrf_token": token}, environ_base=remote)
+    assert refused.status_code == 403
+    done = client.post(other_form, data={"csrf_token": token})
+    assert done.status_code == 303
+    new_page = page(client, done.headers["Location"])
+    assert "Frigate joins the fleet" in css(new_page, "h1")[0].text_content()
+    assert "split out of another story by an admin" in new_page.text_content()
+    assert not css(page(client, f"/s/{frigate}"), "section.also")
+    # Nobody else sees a split button.
+    away = client.get(f"/s/{frigate}", environ_base=remote).get_data(as_text=True)
+    assert 'form class="split"' not in away

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from aggregator.config import Config
-from aggregator.storage import Storage, schema
+from aggregator.config import Config, FeedConfig, SectionConfig
+from aggregator.storage import ProcessedEntry, Storage, schema
 from aggregator.types import EntryData, FeedData
-from aggregator.update import Updater
+from aggregator.update import Updater, story_filer
 from tests.test_storage import NOW, add_feeds, make_entry, make_update
 
 
@@ -30,23 +30,38 @@ def unread_recount(storage: Storage) -> dict[str, int]:
     return {scope: count for scope, count in rows}
 
 
-def test_prune_keeps_starred_and_recent_and_rebuilds_stories(storage: Storage) -> None:
-    wire, local = add_feeds(storage, "https://wire.example/feed", "https://local.example/feed")
+SECTIONS = Config(
+    path="x.yaml",
+    sections=(SectionConfig("US News", "us-news"), SectionConfig("World", "world")),
+)
+
+
+def test_prune_keeps_starred_and_recent_and_refiles_stories(storage: Storage) -> None:
+    feeds = (
+        FeedConfig("https://wire.example/feed"),
+        FeedConfig("https://local.example/feed", section="US News"),
+    )
+    storage.sync_feeds(feeds, NOW)
+    wire, local = (storage.get_feed_by_url(feed.url).id for feed in feeds)  # type: ignore[union-attr]
     old, recent = NOW - timedelta(days=100), NOW - timedelta(days=1)
     shared = ("url:https://wire.example/shared",)
-    storage.store_feed_update(make_update_at(wire, old, make_entry("old"), make_entry("starred")))  # type: ignore[arg-type]
-    storage.store_feed_update(
-        make_update_at(wire, old, make_entry("shared-old", story_keys=shared, sections=("world",)))  # type: ignore[arg-type]
-    )
-    storage.store_feed_update(
-        make_update_at(
-            local, recent, make_entry("shared-new", story_keys=shared), make_entry("new")
-        )  # type: ignore[arg-type]
-    )
+    filer = story_filer(SECTIONS)
+    news, world = {"source_tags": ("US News",)}, {"source_tags": ("World",)}
+
+    def store(feed_id: int, at: datetime, *entries: ProcessedEntry) -> None:
+        storage.store_feed_update(make_update_at(feed_id, at, *entries), filer=filer)  # type: ignore[arg-type]
+
+    store(wire, old, make_entry("old", **news), make_entry("starred", **news))
+    # The wire's own tag says World; the local paper's default US News weighs less, so
+    # the story is World while the wire's report is in it...
+    store(wire, old, make_entry("shared-old", story_keys=shared, **world))
+    store(local, recent, make_entry("shared-new", story_keys=shared, source_tags=()))
+    store(local, recent, make_entry("new", **news))
     stories = {s.lead.guid: s for s in storage.list_stories(limit=100).stories}
+    assert stories["shared-old"].sections == ("world",)
     storage.set_starred(stories["starred"].id, True, NOW)
 
-    removed = storage.prune_entries(NOW - timedelta(days=90), NOW)
+    removed = storage.prune_entries(NOW - timedelta(days=90), NOW, filer)
 
     assert removed == 2  # "old" and "shared-old"
     with storage.read() as conn:
@@ -57,7 +72,8 @@ def test_prune_keeps_starred_and_recent_and_rebuilds_stories(storage: Storage) -
     remaining = {s.lead.guid: s for s in storage.list_stories(limit=100).stories}
     assert set(remaining) == {"starred", "shared-new", "new"}  # the shared story has a new lead
     assert remaining["shared-new"].id == stories["shared-old"].id
-    assert remaining["shared-new"].sections == ("us-news",)  # "world" left with its entry
+    # ...and filed again from what is left: the wire's "World" left with its entry.
+    assert remaining["shared-new"].sections == ("us-news",)
     assert storage.list_stories(sections=("world",)).stories == ()
     counts = storage.unread_counts()
     assert {scope: counts.of(scope) for scope in unread_recount(storage)} == unread_recount(storage)

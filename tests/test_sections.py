@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aggregator.config import SectionConfig, slugify
-from aggregator.process.sections import (
+from aggregator.process._sections import (
     FeedLabels,
     Reason,
     ReportEvidence,

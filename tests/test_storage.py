@@ -233,20 +233,21 @@ KILLED_WRITER = textwrap.dedent(
     from datetime import UTC, datetime, timedelta
     from sqlalchemy import insert
     from aggregator.storage import open_storage, schema
+    import aggregator.storage._entries as entries_module
     from tests.test_storage import make_entry, make_update
 
     storage = open_storage(sys.argv[1])
     feed_id = int(sys.argv[2])
     update = make_update(feed_id, *[make_entry(str(i)) for i in range(200)], etag='"killed"')
-    original = storage._store_entries
+    original = entries_module.write_updates
 
-    def store_then_hang(conn, feed_update):
-        result = original(conn, feed_update)
+    def write_then_hang(*args, **kwargs):
+        result = original(*args, **kwargs)
         print("written", flush=True)
         time.sleep(60)  # killed here, inside the transaction
         return result
 
-    storage._store_entries = store_then_hang
+    entries_module.write_updates = write_then_hang
     storage.store_feed_update(update)
     """
 )
@@ -419,28 +420,28 @@ def test_later_migrations_are_idempotent_and_upgrade_old_databases(tmp_path: Pat
 
 
 def test_concurrent_first_reports_of_one_story_join_it(storage: Storage) -> None:
-    """Two transactions creating a story for the same key at once end in one story."""
-
+    """Feeds written at once (several processes on one database) that first report the
+    same article end in one story: story assignment is one writer at a time (SQLite's
+    write lock; an advisory lock on PostgreSQL)."""
+    urls = [f"https://feed{n}.example/rss" for n in range(6)]
+    feed_ids = add_feeds(storage, *urls)
     keys = ("url:https://wire.example/same",)
-    with storage.write() as conn:
-        first_story, created = storage._story_for(conn, keys, NOW, NOW)
-        assert created
-        results: list[tuple[int, bool]] = []
+    start = threading.Barrier(len(feed_ids))
 
-        def second_writer() -> None:
-            with storage.write() as other:
-                results.append(storage._story_for(other, (*keys, "text:x"), NOW, NOW))
+    def write(feed_id: int) -> None:
+        start.wait()
+        storage.store_feed_update(make_update(feed_id, make_entry(f"e{feed_id}", story_keys=keys)))
 
-        thread = threading.Thread(target=second_writer)
+    threads = [threading.Thread(target=write, args=(feed_id,)) for feed_id in feed_ids]
+    for thread in threads:
         thread.start()
-        thread.join(timeout=1)  # it waits on our uncommitted key (or our write lock)
-        assert thread.is_alive()
-    thread.join(timeout=30)
-    assert results == [(first_story, False)]
+    for thread in threads:
+        thread.join(timeout=60)
     with storage.read() as conn:
         owners = set(conn.scalars(select(schema.story_keys.c.story_id)))
         story_count = conn.scalar(select(func.count()).select_from(schema.stories))
-    assert owners == {first_story} and story_count == 1
+        reports = conn.scalar(select(func.count()).select_from(schema.entries))
+    assert story_count == 1 and len(owners) == 1 and reports == len(feed_ids)
 
 
 def test_a_moved_feed_given_its_new_url_in_feeds_yaml_stays_the_same_feed(

@@ -38,6 +38,7 @@ from aggregator.config._types import (
     SectionConfig,
     SiteConfig,
     StorageConfig,
+    StoriesConfig,
 )
 from aggregator.config._values import (
     fold_label,
@@ -69,6 +70,7 @@ __all__ = [
     "SectionConfig",
     "SiteConfig",
     "StorageConfig",
+    "StoriesConfig",
     "config_digest",
     "database_url",
     "default_config_path",

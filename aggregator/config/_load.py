@@ -30,6 +30,7 @@ from aggregator.config._schema import (
     Publish,
     Site,
     Storage,
+    Stories,
     Top,
 )
 from aggregator.config._types import (
@@ -42,6 +43,7 @@ from aggregator.config._types import (
     SectionConfig,
     SiteConfig,
     StorageConfig,
+    StoriesConfig,
 )
 from aggregator.config._values import (
     fold_label,
@@ -164,6 +166,7 @@ class _Loader:
         publish = self.section(Publish, "publish") or Publish()
         outputs = self.outputs(categories, known_labels)
         health = self.section(Health, "health") or Health()
+        stories = self.section(Stories, "stories") or Stories()
         return Config(
             path=str(Path(os.path.abspath(self.path))),
             site=SiteConfig(
@@ -182,6 +185,9 @@ class _Loader:
             publish=PublishConfig(page_size=publish.page_size),
             outputs=tuple(outputs),
             health=HealthConfig(failing_share=health.failing_feeds),
+            stories=StoriesConfig(
+                window_seconds=stories.window, new_report_unreads=stories.new_report_unreads
+            ),
         )
 
     def polling_config(self, polling: Polling) -> PollingConfig:
@@ -313,9 +319,9 @@ class _Loader:
                     title=model.title,
                     section=category,
                     interval_seconds=model.interval,
-                    line=self.line(loc),
                     priority=model.priority,
                     labels=model.labels,
+                    line=self.line(loc),
                     paused=model.paused,
                 )
             )

@@ -19,6 +19,7 @@ from aggregator.config._types import (
     PublishConfig,
     SiteConfig,
     StorageConfig,
+    StoriesConfig,
 )
 from aggregator.config._values import (
     DAY,
@@ -57,6 +58,7 @@ class Top(_Section):
     feeds: Any = None
     publish: Any = None
     outputs: Any = None
+    stories: Any = None
     health: Any = None
 
 
@@ -141,6 +143,13 @@ def _label_trust(value: Any) -> Any:
     raise ValueError(f"{shown(value)} is not one of {', '.join(LABEL_TRUST_VALUES)}")
 
 
+class Stories(_Section):
+    window: Annotated[int, BeforeValidator(duration_between(3600, 30 * DAY))] = (
+        StoriesConfig.window_seconds
+    )
+    new_report_unreads: bool = StoriesConfig.new_report_unreads
+
+
 class Publish(_Section):
     page_size: Annotated[int, BeforeValidator(count_between(1, 1000))] = PublishConfig.page_size
 
@@ -191,6 +200,7 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "publish": tuple(Publish.model_fields),
     "outputs": tuple(Output.model_fields),
     "health": tuple(Health.model_fields),
+    "stories": tuple(Stories.model_fields),
 }
 
 

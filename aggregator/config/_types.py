@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 
 @dataclass(frozen=True)
@@ -58,16 +59,30 @@ class FeedConfig:
     title: str | None = None
     section: str | None = None  # default section *name* (feeds.yaml: category)
     interval_seconds: int | None = None
-    line: int | None = None  # line in feeds.yaml, for messages
-    # The lead report of a story comes from the feed with the highest priority.
+    # Whose report leads a story several feeds tell: the highest priority, then the
+    # earliest published.
     priority: int = 0
-    # How far the feed's own labels are trusted for sections (LABEL_TRUST_VALUES).
+    # How far its labels are trusted when filing stories (process.LabelTrust):
+    # trust, ignore_tags, default_last, ignore.
     labels: str = "trust"
+    line: int | None = None  # line in feeds.yaml, for messages
     paused: bool = False  # listed, its stories kept and shown, but not polled
 
 
-# The values of a feed's `labels:` (see aggregator.process.sections).
-LABEL_TRUST_VALUES = ("trust", "ignore_tags", "default_last", "ignore")
+# How far a feed's labels are trusted (see aggregator.process.LabelTrust; kept in
+# step by a test, since config may not import the process package).
+LabelTrust = Literal["trust", "ignore_tags", "default_last", "ignore"]
+LABEL_TRUST_VALUES: tuple[LabelTrust, ...] = get_args(LabelTrust)
+
+
+@dataclass(frozen=True)
+class StoriesConfig:
+    """How entries of different source feeds become one story."""
+
+    # Reports published this far apart may be one story (the same event).
+    window_seconds: int = 72 * 3600
+    # A read story stays read when another outlet reports it; True makes it unread.
+    new_report_unreads: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,6 +114,7 @@ class Config:
     publish: PublishConfig = field(default_factory=PublishConfig)
     outputs: tuple[OutputConfig, ...] = ()
     health: HealthConfig = field(default_factory=HealthConfig)
+    stories: StoriesConfig = field(default_factory=StoriesConfig)
 
     def section_names(self) -> dict[str, str]:
         """Section slug -> name, in the config's order (the one place they are paired)."""

@@ -97,7 +97,9 @@ class Aggregator(AdminUseCases, FeedsUseCases, ReadingUseCases, OutputsUseCases)
             return None
 
     def close(self) -> None:
-        """Release the database connections and the HTTP connection pools."""
+        """Write what pollers handed in, then release the database connections and the
+        HTTP connection pools."""
+        self._close_writer()
         with self._lock:
             fetcher, self._fetcher = self._fetcher, None
         if fetcher is not None:

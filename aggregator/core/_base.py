@@ -10,6 +10,7 @@ from aggregator.config import Config, ConfigWatcher
 from aggregator.fetch import Fetcher
 from aggregator.publish import Output
 from aggregator.storage import Storage
+from aggregator.update import DirectWriter, StoryMatcher, WriterThread, story_filer
 
 Clock = Callable[[], datetime]
 
@@ -45,6 +46,29 @@ class AggregatorBase:
         self._poll_requested = threading.Event()
         self._file_validators: dict[str, str | None] = {}
         self.refile_on_reload = True
+        # The process's writer of polls and its story index, made when first needed.
+        self._writer: WriterThread | None = None
+
+    def _poll_writer(self) -> WriterThread:
+        """The writer thread every poll of this aggregator writes through."""
+        with self._lock:
+            if self._writer is None:
+                config = self._config
+                self._writer = WriterThread(
+                    DirectWriter(
+                        self._storage,
+                        StoryMatcher.from_config(config, self._clock),
+                        story_filer(config),
+                        config.stories.new_report_unreads,
+                    )
+                )
+            return self._writer
+
+    def _close_writer(self) -> None:
+        with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
 
     def now(self) -> datetime:
         """The time by this aggregator's clock (UTC)."""

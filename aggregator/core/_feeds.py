@@ -11,23 +11,26 @@ from typing import Any
 from aggregator.config import Config
 from aggregator.core._base import AggregatorBase
 from aggregator.fetch import Fetcher, FetchLimits, local_file_validator
-from aggregator.process import Categorizer
 from aggregator.publish import ping_changes, prerender_changed, prune_renderings, versions_snapshot
-from aggregator.storage import StoredForFiling
 from aggregator.types import FeedHealth, FeedState, FeedStatus, FetchAttempt
 from aggregator.update import (
+    DirectWriter,
     FeedHealthCollector,
     FeedOutcome,
     PollSummary,
+    StoryMatcher,
     Updater,
     feed_status,
+    filing_digest,
     poll_feeds,
     render_metrics,
+    story_filer,
 )
 
 log = logging.getLogger("aggregator.core")
 
 MIN_LEASE_SECONDS = 600
+FILING_SETTING = "filing-rules"  # settings row: the digest of the rules stories were filed by
 
 
 class FeedsUseCases(AggregatorBase):
@@ -43,21 +46,25 @@ class FeedsUseCases(AggregatorBase):
 
     def apply_config(self, config: Config, *, refile: bool = True) -> None:
         """Put a config in force: its source feeds are synced (new ones are due at once,
-        removed ones stop), the fetcher follows its polling limits and, with ``refile``,
-        stored entries are filed again when sections or feeds' defaults changed."""
+        removed ones stop), the fetcher follows its polling limits, story matching its
+        window and, with ``refile``, stored stories are filed again when the sections or
+        a feed's default or labels changed."""
         with self._lock:
             old, self._config = self._config, config
             if config.polling != old.polling and self._fetcher is not None:
                 self._fetcher.close()
                 self._fetcher = None
+            writer = self._writer
         self._watcher.config = config
-        self.sync_feeds()
+        if writer is not None:
+            matcher = (
+                StoryMatcher.from_config(config, self._clock)
+                if config.stories.window_seconds != old.stories.window_seconds
+                else writer.direct.assigner
+            )
+            writer.configure(matcher, story_filer(config), config.stories.new_report_unreads)
+        self.sync_feeds(refile=refile)
         self._make_fixed_feeds_due(old, config)
-        old_filing = (old.sections, {feed.url: feed.section for feed in old.feeds})
-        new_filing = (config.sections, {feed.url: feed.section for feed in config.feeds})
-        if refile and old_filing != new_filing:
-            changed = self.refile()
-            log.info("sections changed: %d stored entries filed again", changed)
 
     def _make_fixed_feeds_due(self, old: Config, new: Config) -> None:
         """A change that may fix failing feeds takes effect now: those feeds are due at
@@ -95,9 +102,17 @@ class FeedsUseCases(AggregatorBase):
 
     # --- source feeds ------------------------------------------------------------------
 
-    def sync_feeds(self) -> None:
-        """Make the stored source feeds match the config's list."""
+    def sync_feeds(self, *, refile: bool = True) -> None:
+        """Make the stored source feeds match the config's list; with ``refile``, file
+        every stored story again if the filing rules (sections, feeds' defaults, labels
+        and priorities) differ from those it was filed by."""
         self._storage.sync_feeds(self._config.feeds, self.now())
+        digest = filing_digest(self._config)
+        if refile and self._storage.get_setting(FILING_SETTING) != digest:
+            moved = self.refile()
+            self._storage.put_setting(FILING_SETTING, digest)
+            if moved:
+                log.info("filing rules changed: %d stories filed again", moved)
 
     def get_feeds(self, *, active_only: bool = True) -> list[FeedState]:
         """The stored source feeds (those in the config, unless ``active_only=False``)."""
@@ -156,7 +171,9 @@ class FeedsUseCases(AggregatorBase):
             if self._fetcher is None:
                 self._fetcher = Fetcher(FetchLimits.from_polling(self._config.polling))
             fetcher = self._fetcher
-        return Updater.from_config(self._config, self._storage, fetcher, clock=self._clock)
+        return Updater.from_config(
+            self._config, self._storage, fetcher, clock=self._clock, writer=self._poll_writer()
+        )
 
     def feeds_to_update(self, *, scheduled: bool = True) -> list[FeedState]:
         """The source feeds an update would visit: the due ones, or (``scheduled=False``)
@@ -275,22 +292,26 @@ class FeedsUseCases(AggregatorBase):
         return fetcher.cancel() if fetcher is not None else 0
 
     def refile(self) -> int:
-        """File every stored entry again under the config's sections (after the sections
-        or a feed's default section changed). Returns how many entries moved."""
-        config = self._config
-        categorizer = Categorizer(config.sections)
-        slugs = config.section_slugs()
+        """File every stored story again by the config's sections and the feeds' labels
+        (after they changed). Returns how many stories moved section."""
+        filer, now = story_filer(self._config), self.now()
+        # In the writer thread, between polls: filing is a write like theirs.
+        return self._poll_writer().call(lambda direct: direct.storage.refile_stories(filer, now))
 
-        def sections_of(item: StoredForFiling) -> tuple[str, ...]:
-            result = categorizer.categorize(
-                title=item.title,
-                summary_text=item.summary_text,
-                tags=item.tags,
-                feed_category=item.feed_category,
-            )
-            return tuple(slugs[name] for name in result.sections)
+    def split_report(self, entry_id: int) -> int:
+        """Take a report out of its story into a story of its own (an admin's
+        correction); the split is remembered: no poll merges it back. Returns the new
+        story's id. Raises LookupError when there is no such report, ValueError when it
+        is its story's only report."""
+        filer, now = story_filer(self._config), self.now()
 
-        return self._storage.refile_entries(sections_of, self.now())
+        def split(direct: DirectWriter) -> int:
+            story_id = direct.storage.split_report(entry_id, filer, now)
+            if direct.assigner is not None:
+                direct.assigner.move(entry_id, story_id)
+            return story_id
+
+        return self._poll_writer().call(split)
 
     def prune(self) -> int:
         """Remove entries first seen longer ago than ``storage.retention`` (never starred
@@ -301,7 +322,12 @@ class FeedsUseCases(AggregatorBase):
         retention = config.storage.retention_seconds
         if retention is None:
             return 0
-        removed = self._storage.prune_entries(now - timedelta(seconds=retention), now)
+        filer = story_filer(config)
+        removed = self._poll_writer().call(
+            lambda direct: direct.storage.prune_entries(
+                now - timedelta(seconds=retention), now, filer
+            )
+        )
         if removed:
             days = retention // 86400
             log.info("retention: removed %d entries older than %d days", removed, days)

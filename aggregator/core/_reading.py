@@ -9,6 +9,7 @@ from aggregator.types import (
     ReaderStory,
     SearchPage,
     StoryCursor,
+    StoryDetails,
     StoryState,
     UnreadCounts,
 )
@@ -33,6 +34,11 @@ class ReadingUseCases(AggregatorBase):
     def get_story(self, story_id: int) -> ReaderStory | None:
         """One story with its reports and read/starred state, or None."""
         return self._storage.get_reader_story(story_id)
+
+    def story_details(self, story_id: int) -> StoryDetails | None:
+        """Why a story is what it is: how each report joined it (rule and similarity),
+        the evidence of its sections, and related stories (newest first)."""
+        return self._storage.story_details(story_id)
 
     def story_neighbours(self, story_id: int, scope: str) -> Neighbours:
         """The stories just newer and just older than one in a list."""

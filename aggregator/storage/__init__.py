@@ -21,16 +21,29 @@ from __future__ import annotations
 
 from aggregator.storage import schema
 from aggregator.storage._activity import ActivityMixin
-from aggregator.storage._entries import EntriesMixin
+from aggregator.storage._entries import EntriesMixin, ExactKeysOnly
 from aggregator.storage._feeds import FeedsMixin
-from aggregator.storage._filing import StoredForFiling
 from aggregator.storage._migrations import MIGRATIONS
 from aggregator.storage._reading import ReadingMixin
 from aggregator.storage._renderings import RenderingsMixin
 from aggregator.storage._search import fts5_query
-from aggregator.storage._sections import ALL_SECTIONS
+from aggregator.storage._sections import ALL_SECTIONS, stored_text
 from aggregator.storage._stories import StoriesMixin
-from aggregator.storage._types import FeedFailure, FeedUpdate, ProcessedEntry, StoreResult
+from aggregator.storage._types import (
+    FeedFailure,
+    FeedUpdate,
+    FilingReport,
+    IndexedReport,
+    Joining,
+    JoinRule,
+    NewReport,
+    ProcessedEntry,
+    StoreResult,
+    StoryAssigner,
+    StoryFiler,
+    StoryFiling,
+    union_of_given,
+)
 
 
 class Storage(FeedsMixin, ActivityMixin, EntriesMixin, StoriesMixin, ReadingMixin, RenderingsMixin):
@@ -47,13 +60,23 @@ def open_storage(url: str) -> Storage:
 __all__ = [
     "ALL_SECTIONS",
     "MIGRATIONS",
+    "ExactKeysOnly",
     "FeedFailure",
     "FeedUpdate",
+    "FilingReport",
+    "IndexedReport",
+    "JoinRule",
+    "Joining",
+    "NewReport",
     "ProcessedEntry",
     "Storage",
     "StoreResult",
-    "StoredForFiling",
+    "StoryAssigner",
+    "StoryFiler",
+    "StoryFiling",
     "fts5_query",
     "open_storage",
     "schema",
+    "stored_text",
+    "union_of_given",
 ]

@@ -63,6 +63,25 @@ class StorageBase:
     def close(self) -> None:
         self.engine.dispose()
 
+    def get_setting(self, name: str) -> str | None:
+        """The value stored under ``name`` in the settings, or None."""
+        with self.read() as conn:
+            value = conn.scalar(
+                select(schema.settings.c.value).where(schema.settings.c.name == name)
+            )
+        return None if value is None else str(value)
+
+    def put_setting(self, name: str, value: str) -> None:
+        """Store ``value`` under ``name`` in the settings (replacing what was there)."""
+        settings = schema.settings
+        with self.write() as conn:
+            statement = dialect_insert(conn, settings).values(name=name, value=value)
+            conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["name"], set_={"value": statement.excluded.value}
+                )
+            )
+
     def shared_secret(self, name: str) -> str:
         """Return the secret stored under ``name``, generating it on first use.
 

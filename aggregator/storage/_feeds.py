@@ -115,6 +115,8 @@ class FeedsMixin(StorageBase):
                     "config_title": feed.title,
                     "category": feed.section,
                     "interval_seconds": feed.interval_seconds,
+                    "priority": feed.priority,
+                    "labels": feed.labels,
                     "active": True,
                     "paused": feed.paused,
                 }

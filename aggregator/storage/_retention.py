@@ -13,12 +13,13 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, select
 
 from aggregator.storage import schema
 from aggregator.storage._dialect import chunked, dialect_insert
 from aggregator.storage._listings import apply_unread_deltas, index_stories
-from aggregator.storage._sections import bump_versions, rebuild_story_sections
+from aggregator.storage._sections import bump_versions, file_stories
+from aggregator.storage._types import StoryFiler
 
 entries = schema.entries
 stories = schema.stories
@@ -41,7 +42,7 @@ def pruned_among(conn: Connection, feed_id: int, identities: Sequence[str]) -> s
     return found
 
 
-def prune_batch(conn: Connection, older_than: datetime, now: datetime) -> int:
+def prune_batch(conn: Connection, older_than: datetime, now: datetime, filer: StoryFiler) -> int:
     """Remove up to BATCH entries first seen before ``older_than`` (never those of a
     starred story), in the caller's transaction; return how many."""
     starred = select(story_state.c.story_id).where(story_state.c.starred_at.is_not(None))
@@ -82,10 +83,10 @@ def prune_batch(conn: Connection, older_than: datetime, now: datetime) -> int:
     empty = [story_id for story_id in story_ids if story_id not in remaining]
     kept = [story_id for story_id in story_ids if story_id in remaining]
     _drop_stories(conn, empty)
-    for story_id in kept:
-        _rebuild_story(conn, story_id, remaining[story_id])
+    # Stories that keep reports are filed again from what is left (a new lead too).
+    membership, _shown = file_stories(conn, kept, filer)
     index_stories(conn, kept)
-    bump_versions(conn, sections, now)
+    bump_versions(conn, sections | membership, now)
     return len(rows)
 
 
@@ -107,13 +108,3 @@ def _drop_stories(conn: Connection, story_ids: list[int]) -> None:
         placeholders = ",".join(str(int(story_id)) for story_id in story_ids)
         conn.exec_driver_sql(f"DELETE FROM story_search WHERE rowid IN ({placeholders})")  # noqa: S608
     conn.execute(delete(stories).where(stories.c.id.in_(story_ids)))
-
-
-def _rebuild_story(conn: Connection, story_id: int, lead_entry_id: int) -> None:
-    lead = conn.scalar(select(stories.c.lead_entry_id).where(stories.c.id == story_id))
-    lead_kept = conn.scalar(select(entries.c.id).where(entries.c.id == lead))
-    if lead_kept is None:
-        conn.execute(
-            update(stories).where(stories.c.id == story_id).values(lead_entry_id=lead_entry_id)
-        )
-    rebuild_story_sections(conn, story_id)

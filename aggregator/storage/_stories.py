@@ -24,8 +24,12 @@ from aggregator.storage._base import StorageBase
 from aggregator.storage._dialect import in_ids
 from aggregator.storage._views import RAW_DATETIME, REPORT_COLUMNS, aware, lead_first, story_views
 from aggregator.types import (
+    FilingReason,
+    RelatedStory,
+    ReportJoining,
     ReportStamp,
     StoryCursor,
+    StoryDetails,
     StoryPage,
     StoryRef,
     StoryRefPage,
@@ -147,6 +151,44 @@ class StoriesMixin(StorageBase):
         with self.read() as conn:
             return story_views(conn, story_ids)
 
+    def story_details(self, story_id: int) -> StoryDetails | None:
+        """How a story's reports joined it, why it is filed where it is, and its related
+        stories (newest first); None when there is no such story."""
+        with self.read() as conn:
+            filing = conn.scalar(select(stories.c.filing).where(stories.c.id == story_id))
+            exists = conn.scalar(select(stories.c.id).where(stories.c.id == story_id))
+            if exists is None:
+                return None
+            joinings = {
+                row.id: ReportJoining(
+                    row.id,
+                    row.story_rule or "first",
+                    row.story_similarity,
+                    row.story_matched_entry_id,
+                )
+                for row in conn.execute(
+                    select(
+                        entries.c.id,
+                        entries.c.story_rule,
+                        entries.c.story_similarity,
+                        entries.c.story_matched_entry_id,
+                    ).where(entries.c.story_id == story_id)
+                )
+            }
+            related = _related(conn, story_id)
+        reasons = tuple(
+            FilingReason(
+                str(item.get("section", "")),
+                str(item.get("kind", "")),
+                str(item.get("feed", "")),
+                str(item.get("detail", "")),
+                bool(item.get("counted", True)),
+            )
+            for item in (filing or ())
+            if isinstance(item, dict)
+        )
+        return StoryDetails(joinings, reasons, related)
+
     def section_versions(self, sections: tuple[str, ...]) -> dict[str, tuple[int, datetime]]:
         """Return section -> (version, changed_at) for the given section keys ("*" = all)."""
         with self.read() as conn:
@@ -227,3 +269,38 @@ def _story_refs(conn: Connection, stories_read: dict[int, _StoryRow]) -> dict[in
         )
         refs[story_id] = StoryRef(story_id, story.sort_at, story.changed_at, stamp, story.rendering)
     return refs
+
+
+RELATED_SHOWN = 5  # the most alike, then shown newest first
+
+
+def _related(conn: Connection, story_id: int) -> tuple[RelatedStory, ...]:
+    related_stories = schema.related_stories
+    rows = conn.execute(
+        select(
+            related_stories.c.related_id,
+            related_stories.c.similarity,
+            stories.c.sort_at,
+            entries.c.title,
+            feeds.c.config_title,
+            feeds.c.feed_title,
+            feeds.c.url,
+        )
+        .join(stories, stories.c.id == related_stories.c.related_id)
+        .join(entries, entries.c.id == stories.c.lead_entry_id)
+        .join(feeds, feeds.c.id == entries.c.feed_id)
+        .where(related_stories.c.story_id == story_id)
+        .order_by(related_stories.c.similarity.desc())
+        .limit(RELATED_SHOWN)
+    ).all()
+    rows = sorted(rows, key=lambda row: (aware(row.sort_at), row.related_id), reverse=True)
+    return tuple(
+        RelatedStory(
+            row.related_id,
+            row.title,
+            row.config_title or row.feed_title or row.url,
+            aware(row.sort_at) if isinstance(row.sort_at, str) else row.sort_at,
+            row.similarity,
+        )
+        for row in rows
+    )

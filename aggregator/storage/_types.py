@@ -1,17 +1,19 @@
-"""What storage is given to write: one poll's entries and outcome."""
+"""What storage is given to write (one poll's entries and outcome) and the decisions it
+asks the update package for while writing (which story, which sections)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from aggregator.types import Enclosure
 
 
 @dataclass(frozen=True)
 class ProcessedEntry:
-    """An entry ready to store: sanitized, categorized, with its story keys."""
+    """An entry ready to store: sanitized, with its story keys and its match text."""
 
     identity: str
     content_hash: str
@@ -27,9 +29,13 @@ class ProcessedEntry:
     updated: datetime | None
     tags: tuple[str, ...]  # tags that named no section
     enclosures: tuple[Enclosure, ...]
-    sections: tuple[str, ...]  # category slugs
     story_keys: tuple[str, ...]
     source_tags: tuple[str, ...] = ()  # every tag the item carried
+    # Section slugs for storage without a filer (tests, fills): its story is filed in
+    # the union of its reports' given sections. The pipeline files by evidence.
+    sections: tuple[str, ...] = ()
+    # The plain text its story is matched on (process.match_text); not stored.
+    match_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,3 +81,102 @@ class FeedFailure:
 class StoreResult:
     new: int = 0
     updated: int = 0
+
+
+# --- decisions asked for while writing ------------------------------------------------------
+
+JoinRule = Literal["first", "same-url", "same-text", "similar", "split"]
+
+
+@dataclass(frozen=True)
+class Joining:
+    """Where a new entry goes: an existing story, or a new one (``story_id`` None)."""
+
+    story_id: int | None
+    rule: JoinRule
+    similarity: float | None = None
+    matched_entry_id: int | None = None
+
+
+@dataclass(frozen=True)
+class NewReport:
+    """A new entry as story matching sees it, with the id it will be stored under."""
+
+    entry_id: int
+    feed_id: int
+    title: str
+    text: str
+    published: datetime
+    story_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IndexedReport:
+    """A stored entry as story matching indexes it (HTML: text is made from it)."""
+
+    entry_id: int
+    story_id: int
+    feed_id: int
+    title: str
+    summary_html: str
+    content_html: str
+    published: datetime
+
+
+class StoryAssigner(Protocol):
+    """Decides the story of each new entry while it is written (update's story matcher).
+
+    ``prepare`` is called first in every write transaction with a loader of the stored
+    entries with ids above a watermark published since a time, so the assigner sees
+    what other processes stored; ``join`` decides one new entry (``exact_story``: the
+    story its same URL or text belongs to, if any) and ``add`` remembers it in the
+    story chosen; ``refresh`` takes an entry's new text (it keeps its story); ``move``
+    follows an admin's split; ``related`` names stories alike a story's reports;
+    ``discard`` is called when the transaction rolled back (what was remembered since
+    ``prepare`` never happened).
+    """
+
+    def prepare(self, load: Callable[[int, datetime], Sequence[IndexedReport]]) -> None: ...
+
+    def join(self, report: NewReport, exact_story: int | None, exact_rule: JoinRule) -> Joining: ...
+
+    def add(self, report: NewReport, story_id: int) -> None: ...
+
+    def refresh(self, report: NewReport, story_id: int) -> None: ...
+
+    def move(self, entry_id: int, story_id: int) -> None: ...
+
+    def related(self, story_id: int) -> list[tuple[int, float]]: ...
+
+    def discard(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class FilingReport:
+    """One report of a story as filing sees it."""
+
+    entry_id: int
+    feed_id: int
+    feed_title: str
+    title: str
+    text: str
+    source_tags: tuple[str, ...]
+    feed_section: str | None  # the feed's default section name
+    feed_labels: str  # trust, ignore_tags, default_last, ignore
+    given_sections: tuple[str, ...] = ()  # see ProcessedEntry.sections
+
+
+@dataclass(frozen=True)
+class StoryFiling:
+    """Where a story is filed (section slugs, strongest first) and why (JSON-able)."""
+
+    sections: tuple[str, ...]
+    reasons: tuple[dict[str, Any], ...] = ()
+
+
+StoryFiler = Callable[[Sequence[FilingReport]], StoryFiling]
+
+
+def union_of_given(reports: Sequence[FilingReport]) -> StoryFiling:
+    """The filer used without one given: the union of the reports' given sections."""
+    return StoryFiling(tuple(sorted({s for report in reports for s in report.given_sections})))

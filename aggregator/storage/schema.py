@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -108,6 +109,10 @@ feeds = Table(
     Column("redirect_target", Text),
     Column("redirect_count", Integer),
     Column("fetch_url", Text),
+    # From the config: which report leads a story (highest first) and how far the
+    # feed's labels count when its stories are filed (trust, ignore_tags, ...).
+    Column("priority", Integer),
+    Column("labels", Text),
     # paused: true in feeds.yaml: listed and shown, never due.
     Column("paused", Boolean, nullable=False, default=False, server_default=false()),
 )
@@ -117,16 +122,29 @@ stories = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("created_at", UTCDateTime, nullable=False),
-    # The first entry that reported the story; it never changes, so neither does
-    # where the story sits in the river.
+    # The report shown and republished: the highest feed priority, then the earliest.
     Column("lead_entry_id", Integer),
+    # Where the story sits in the river: its first report's time; it never changes.
     Column("sort_at", UTCDateTime, nullable=False),
     Column("changed_at", UTCDateTime, nullable=False),  # last change of any of its entries
+    # Why it is filed where it is: the evidence of its reports (process.Reason as JSON).
+    Column("filing", JSON),
     Index("ix_stories_sort", "sort_at", "id"),
 )
 
-# The union of a story's entries' sections, so a section page lists stories with
-# one index range scan.
+# Stories alike but not the same event (the same people, places or topic, similar
+# below the merge threshold), computed when a story changes: "related reading".
+related_stories = Table(
+    "related_stories",
+    metadata,
+    Column("story_id", Integer, ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
+    Column("related_id", Integer, ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
+    Column("similarity", Float, nullable=False),
+    Index("ix_related_stories_related", "related_id"),
+)
+
+# The sections a story is filed in (from all its reports' evidence), so a section page
+# lists stories with one index range scan.
 story_sections = Table(
     "story_sections",
     metadata,
@@ -187,6 +205,12 @@ entries = Table(
     Index("ix_entries_feed_seen", "feed_id", "first_seen_at"),
     # Every tag the item carried, so a category change can re-categorize it.
     Column("source_tags", JSON),
+    # How it joined its story: "first" (it started it), "same-url", "same-text",
+    # "similar" (with the similarity and the report it matched) or "split" (an admin
+    # took it out of a story; it is never merged back).
+    Column("story_rule", String(16)),
+    Column("story_similarity", Float),
+    Column("story_matched_entry_id", Integer),
 )
 
 entry_sections = Table(
@@ -198,7 +222,7 @@ entry_sections = Table(
         ForeignKey("entries.id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    Column("section", Text, primary_key=True),  # category slug
+    Column("section", Text, primary_key=True),  # section slug: its story's sections
     # Copied from the entry so a section page is one index range scan.
     Column("sort_at", UTCDateTime, nullable=False),
     Index("ix_entry_sections_section_sort", "section", "sort_at", "entry_id"),

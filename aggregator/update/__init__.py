@@ -4,7 +4,9 @@ worker pool, the schedule policy (pure), feed status, and the background jobs of
 
 The private modules: _feed.py (Updater: one poll of one feed), _pool.py (many
 feeds at once, per-host limits), _schedule.py (when is a feed next due: pure),
-_status.py (a feed's health in words), _metrics.py (Prometheus counters).
+_status.py (a feed's health in words), _metrics.py (Prometheus counters),
+_writer.py (the one thread writing polls), _stories.py (story matching and filing
+fed from storage).
 ``aggregator.update.jobs`` holds the background jobs of ``serve``: an entry point,
 imported by the CLI alone (it calls the front object, like the CLI).
 """
@@ -30,21 +32,28 @@ from aggregator.update._schedule import (
     skip_forward,
 )
 from aggregator.update._status import feed_status
+from aggregator.update._stories import StoryMatcher, filing_digest, story_filer
+from aggregator.update._writer import DirectWriter, PollWriter, WriterThread
 
 __all__ = [
     "METRICS_CONTENT_TYPE",
     "Bounds",
+    "DirectWriter",
     "FeedHealthCollector",
     "FeedOutcome",
     "FetchesFeeds",
     "PollSummary",
+    "PollWriter",
     "PublisherHints",
     "RedirectState",
+    "StoryMatcher",
     "Updater",
+    "WriterThread",
     "adapted_interval",
     "cache_hints_from_headers",
     "feed_status",
     "feeds_to_poll",
+    "filing_digest",
     "hinted_seconds",
     "host_of",
     "next_check_after_error",
@@ -53,4 +62,5 @@ __all__ = [
     "poll_feeds",
     "render_metrics",
     "skip_forward",
+    "story_filer",
 ]

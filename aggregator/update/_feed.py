@@ -23,11 +23,12 @@ from aggregator.errors import (
 from aggregator.fetch import FetchResult
 from aggregator.parse import parse_feed
 from aggregator.process import (
-    Categorizer,
+    SectionRules,
     canonical_url,
     content_hash,
     entry_identity,
     html_to_text,
+    match_text,
     sanitize_html,
     story_keys,
 )
@@ -42,6 +43,7 @@ from aggregator.update._schedule import (
     next_check_after_success,
     observe_redirect,
 )
+from aggregator.update._writer import DirectWriter, PollWriter
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +80,12 @@ class FeedOutcome:
 class Updater:
     """The collaborators of a poll, built once per config."""
 
-    storage: Storage
+    storage: Storage  # read from by the pollers (schedule, stored hashes)
     fetcher: FetchesFeeds
-    categorizer: Categorizer
-    section_slugs: dict[str, str]  # category name -> slug
+    rules: SectionRules  # to tell an entry's section tags from its plain tags
     default_interval_seconds: int
+    # Where polls are written: the process's writer thread, or storage directly.
+    writer: PollWriter
 
     bounds: Bounds = DEFAULT_BOUNDS
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -95,14 +98,19 @@ class Updater:
         fetcher: FetchesFeeds,
         *,
         clock: Callable[[], datetime] | None = None,
+        writer: PollWriter | None = None,
     ) -> Updater:
-        """The collaborators of a config's polls; ``clock`` tells each poll its time."""
+        """The collaborators of a config's polls; ``clock`` tells each poll its time.
+
+        Without a ``writer``, polls are written by the calling thread, their stories
+        decided by exact keys alone (tests of the parts before storage).
+        """
         return cls(
             clock=clock or (lambda: datetime.now(UTC)),
             storage=storage,
             fetcher=fetcher,
-            categorizer=Categorizer(config.sections),
-            section_slugs=config.section_slugs(),
+            rules=SectionRules(config.sections),
+            writer=writer or DirectWriter(storage),
             default_interval_seconds=config.polling.interval_seconds,
             bounds=Bounds(config.polling.min_interval_seconds, config.polling.max_interval_seconds),
         )
@@ -166,7 +174,7 @@ class Updater:
                 )
         # 304, or byte-identical to the last body (servers without validators): nothing
         # to parse.
-        self.storage.record_not_modified(
+        self.writer.record_not_modified(
             feed.id,
             fetched_at=now,
             next_check_at=self._next_check(feed, now, result, feed.publisher_hints),
@@ -190,7 +198,7 @@ class Updater:
         assert result.body is not None
         parsed = parse_feed(result.body, url=result.final_url, headers=result.headers)
         feed_hints = _feed_hints(parsed)
-        stored = self.storage.store_feed_update(
+        stored = self.writer.store(
             FeedUpdate(
                 feed_id=feed.id,
                 fetched_at=now,
@@ -257,13 +265,8 @@ class Updater:
         base_url = entry.link or parsed.url
         summary_html = sanitize_html(entry.summary_html, base_url=base_url)
         content_html = sanitize_html(entry.content_html, base_url=base_url)
-        summary_text = html_to_text(summary_html or content_html)[:SUMMARY_TEXT_CHARS]
-        categorization = self.categorizer.categorize(
-            title=entry.title,
-            summary_text=summary_text,
-            tags=entry.tags,
-            feed_category=feed.section,
-        )
+        summary_plain = html_to_text(summary_html) if summary_html else ""
+        content_plain = html_to_text(content_html) if content_html else ""
         return ProcessedEntry(
             identity=identity,
             content_hash=entry_hash,
@@ -273,17 +276,17 @@ class Updater:
             title=entry.title,
             summary_html=summary_html,
             content_html=content_html,
-            summary_text=summary_text,
+            summary_text=(summary_plain or content_plain)[:SUMMARY_TEXT_CHARS],
             author=entry.author,
             # Many feeds (Atom without <published>, RSS 1.0 dc:date) only say when an
             # item was updated: that is then the best publication date there is.
             published=entry.published or entry.updated,
             updated=entry.updated,
-            tags=categorization.tags,
+            tags=self.rules.leftover_tags(entry.tags),
             enclosures=entry.enclosures,
-            sections=tuple(self.section_slugs[name] for name in categorization.sections),
             story_keys=story_keys(entry),
             source_tags=entry.tags,
+            match_text=match_text(summary_plain, content_plain),
         )
 
     def _record_failure(
@@ -302,7 +305,7 @@ class Updater:
         if gone:
             reason = f"{reason}: the feed is gone; remove it from feeds.yaml"
         log.warning("%s: %s", feed.url, reason, extra={"feed_url": feed.url, "status": status})
-        self.storage.record_failure(
+        self.writer.record_failure(
             FeedFailure(
                 feed_id=feed.id,
                 fetched_at=now,

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from aggregator.types import StoryState
 from aggregator.web import aggregator, state
+from aggregator.web.access import require_admin
 from aggregator.web.errors import wants_json
 from aggregator.web.present import decode_position, local_path, parse_scope, positive_int
 
@@ -56,6 +57,23 @@ def star(story_id: int) -> BaseResponse:
 @blueprint.post("/s/<int:story_id>/unstar")
 def unstar(story_id: int) -> BaseResponse:
     return _change(story_id, lambda sid: aggregator().mark_starred(sid, False))
+
+
+@blueprint.post("/s/<int:story_id>/split/<int:entry_id>")
+@require_admin
+def split(story_id: int, entry_id: int) -> BaseResponse:
+    """Take one report out of a story into a story of its own (remembered: no poll
+    merges it back); answers with the new story's page."""
+    story = aggregator().get_story(story_id)
+    if story is None or entry_id not in {e.id for e in (story.story.lead, *story.story.others)}:
+        abort(404, "There is no such report in this story.")
+    try:
+        new_story = aggregator().split_report(entry_id)
+    except ValueError as e:
+        raise BadRequest(str(e)) from e
+    if wants_json():
+        return jsonify({"story_id": new_story, "split_from": story_id})
+    return redirect(url_for("reader.story", story_id=new_story), code=303)
 
 
 @blueprint.post("/mark-all-read")

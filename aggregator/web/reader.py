@@ -128,6 +128,8 @@ def story(story_id: int) -> str:
         back_url=list_url(scope),
         neighbours=aggregator().story_neighbours(story_id, scope),
         content=article_html(item.story.lead),
+        details=aggregator().story_details(story_id),
+        may_administer=may_administer(),
     )
 
 
