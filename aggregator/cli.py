@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import errno
 import signal
+import socket
 import sys
 from datetime import datetime
-from typing import TextIO
+from pathlib import Path
+from typing import NoReturn, TextIO
 
 import click
 from waitress import create_server
 
 from aggregator import FeedOutcome, PollSummary, __version__
-from aggregator.config import Config, default_config_path, load_config
-from aggregator.core import Aggregator
-from aggregator.errors import ConfigErrors, StorageError
+from aggregator.config import Config, ConfigEdit, default_config_path, load_config
+from aggregator.core import Aggregator, Discovery, FeedCandidate, ImportPlan
+from aggregator.errors import (
+    AggregatorError,
+    ConfigConflictError,
+    ConfigEditError,
+    ConfigErrors,
+    FetchError,
+    OpmlError,
+    StorageError,
+)
 from aggregator.logs import configure_logging
 from aggregator.types import FeedHealth
 from aggregator.update.jobs import BackgroundJobs
 from aggregator.web import create_app
 
-STATUS_LABELS = {"ok": "ok", "not_modified": "not modified", "failed": "FAILED"}
+STATUS_LABELS = {
+    "ok": "ok",
+    "not_modified": "not modified",
+    "failed": "FAILED",
+    "cancelled": "cut short",
+}
 
 
 def _load(config_path: str) -> Config:
@@ -62,6 +78,8 @@ def cli(ctx: click.Context, config_path: str, verbose: int, log_format: str) -> 
     """A self-hosted feed aggregator: polls the feeds in feeds.yaml, deduplicates and
     categorizes their items, and serves them. The database is SQLite next to the
     config unless storage.url or $AGGREGATOR_DATABASE_URL says otherwise."""
+    if ctx.invoked_subcommand == "serve":
+        verbose = max(verbose, 1)  # a service's log says what it does (INFO)
     configure_logging(verbose, json_lines=log_format == "json")
     ctx.obj = config_path
 
@@ -116,11 +134,15 @@ def format_feeds(health: list[FeedHealth], now: datetime) -> list[str]:
     lines = [f"{'STATUS':<8} {'FEED':<40} {'LAST FETCH':<11} {'NEXT CHECK':<11} DETAIL"]
     for item in rows:
         feed = item.feed
-        next_check = "stopped" if feed.gone else _ago(feed.next_check_at, now)
+        next_check = "stopped" if feed.gone or feed.paused else _ago(feed.next_check_at, now)
+        if feed.is_local_file and not feed.gone and not feed.paused:
+            next_check = "on change"  # looked at every tick (modification time)
         if feed.last_error:
             detail = f"{feed.last_error} ({feed.error_count}x)"
         elif feed.fetch_url or feed.permanent_redirect_url:
             detail = f"moved to {feed.fetch_url or feed.permanent_redirect_url}"
+        elif feed.is_local_file:
+            detail = "local file" if feed.last_fetched_at else ""
         else:
             detail = f"HTTP {feed.last_status}" if feed.last_status else ""
         lines.append(
@@ -208,13 +230,18 @@ def serve(config_path: str, host: str, port: int, threads: int, no_poll: bool) -
     """Serve the web reader and the merged feeds, and poll feeds in the background.
 
     Listens on 127.0.0.1 by default: put a reverse proxy with TLS in front to
-    expose it. SIGTERM or Ctrl-C stops it cleanly: no new poll starts, polls in
-    flight finish, then it exits.
+    expose it. SIGTERM or Ctrl-C stops it within seconds: no new poll starts, fetches
+    in flight are abandoned (their feeds stay due), writes in progress finish.
     """
     aggregator = _open(_load(config_path))
     app = create_app(aggregator)
+    try:
+        server = create_server(app, host=host, port=port, threads=threads, ident="aggregator")
+    except OSError as e:
+        aggregator.close()
+        click.echo(f"aggregator serve: {_listen_problem(host, port, e)}", err=True)
+        sys.exit(1)
     jobs = BackgroundJobs(aggregator, polling=not no_poll)
-    server = create_server(app, host=host, port=port, threads=threads, ident="aggregator")
 
     def stop(signum: int, _frame: object) -> None:
         raise SystemExit(128 + signum)
@@ -230,6 +257,186 @@ def serve(config_path: str, host: str, port: int, threads: int, no_poll: bool) -
         server.close()
         jobs.shutdown()
         aggregator.close()
+
+
+def _listen_problem(host: str, port: int, error: OSError) -> str:
+    """One line saying why serve cannot listen, and what to try."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if error.errno == errno.EADDRINUSE:
+        free = _free_port(host, port)
+        hint = f"; try --port {free}" if free else "; try another --port"
+        return f"{where} is in use{hint}"
+    if error.errno == errno.EACCES:
+        return (
+            f"not allowed to listen on {where} (ports below 1024 need privileges); try --port 8000"
+        )
+    if error.errno == errno.EADDRNOTAVAIL or isinstance(error, socket.gaierror):
+        return f"cannot listen on {where}: {host} is not an address of this machine"
+    return f"cannot listen on {where}: {error.strerror or error}"
+
+
+def _free_port(host: str, busy: int) -> int | None:
+    """The first port after ``busy`` that can be listened on, if one of the next 20 can."""
+    for candidate in range(busy + 1, min(busy + 21, 65536)):
+        try:
+            with socket.create_server((host, candidate)):
+                return candidate
+        except OSError:
+            continue
+    return None
+
+
+# --- subscribing ---------------------------------------------------------------------------
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+def _describe(number: int, candidate: FeedCandidate) -> str:
+    title = candidate.title or candidate.link_title or "(untitled)"
+    if candidate.error:
+        return f"  {number}. {candidate.url}: {candidate.error}"
+    items = f"{candidate.item_count} item{'' if candidate.item_count == 1 else 's'}"
+    listed = "  (in feeds.yaml already)" if candidate.listed else ""
+    return f"  {number}. {title} - {items} - {candidate.url}{listed}"
+
+
+_FOUND = {"given": "The address is a feed", "linked": "The page links", "guessed": "Found"}
+
+
+def _choose(discovery: Discovery, pick: int | None) -> FeedCandidate:
+    """The candidate to add: --pick, else asked on a terminal, else the first usable."""
+    candidates = list(discovery.candidates)
+    if not candidates:
+        _fail(f"aggregator add: no feed found at {discovery.url}. {discovery.note or ''}".strip())
+    kind = _FOUND.get(candidates[0].found, "Found")
+    count = f"{len(candidates)} feed{'' if len(candidates) == 1 else 's'}"
+    click.echo(f"{kind}: {count}" if kind != _FOUND["given"] else f"{kind}:")
+    for number, candidate in enumerate(candidates, 1):
+        click.echo(_describe(number, candidate))
+    usable = [number for number, c in enumerate(candidates, 1) if c.usable]
+    if pick is not None:
+        if pick > len(candidates):
+            _fail(f"aggregator add: --pick {pick}: only {len(candidates)} found")
+        chosen = candidates[pick - 1]
+    elif not usable:
+        chosen = candidates[0]
+    elif len(usable) > 1 and sys.stdin.isatty():
+        answer = click.prompt(
+            "Add which one?", type=click.Choice([str(n) for n in usable]), default=str(usable[0])
+        )
+        chosen = candidates[int(answer) - 1]
+    else:
+        chosen = candidates[usable[0] - 1]
+        if len(usable) > 1:
+            click.echo(f"Adding number {usable[0]} (--pick N adds another).")
+    if chosen.listed:
+        _fail(f"aggregator add: {chosen.url} is in feeds.yaml already")
+    if chosen.error:
+        _fail(f"aggregator add: {chosen.url} is not a feed: {chosen.error}")
+    return chosen
+
+
+def _save(aggregator: Aggregator, edit: ConfigEdit, dry_run: bool) -> None:
+    click.echo(edit.diff(), nl=False)
+    if dry_run:
+        click.echo("Not written (--dry-run).")
+        return
+    try:
+        aggregator.save_config_edit(edit)
+    except (ConfigConflictError, ConfigEditError) as e:
+        _fail(f"aggregator: {e}")
+    click.echo(
+        f"Saved {edit.path}. A running `aggregator serve` applies it within seconds; "
+        "`aggregator poll` fetches new feeds now."
+    )
+
+
+@cli.command()
+@click.argument("address")
+@click.option(
+    "--category",
+    "section",
+    help="The section for its items: a category of feeds.yaml (a new name adds one).",
+)
+@click.option("--title", help="The title to show instead of the feed's own.")
+@click.option("--pick", type=click.IntRange(1), help="Which of several feeds found to add.")
+@click.option("--dry-run", is_flag=True, help="Show the change of feeds.yaml; write nothing.")
+@click.pass_obj
+def add(
+    config_path: str,
+    address: str,
+    section: str | None,
+    title: str | None,
+    pick: int | None,
+    dry_run: bool,
+) -> None:
+    """Subscribe to a feed by its address or its site's: a page's linked feeds (or the
+    usual /feed, /rss, ... addresses) are found, and the chosen one is written to
+    feeds.yaml, keeping its comments and order."""
+    with _open(_load(config_path)) as aggregator:
+        try:
+            discovery = aggregator.discover_feeds(address)
+        except FetchError as e:
+            _fail(f"aggregator add: cannot fetch {address}: {e.message}")
+        chosen = _choose(discovery, pick)
+        values = {"title": title, "category": section}
+        try:
+            edit = aggregator.plan_add_feed(chosen.url, values)
+        except ConfigErrors as e:
+            _fail("aggregator add: the change would make feeds.yaml invalid:\n" + str(e))
+        except AggregatorError as e:
+            _fail(f"aggregator add: {e}")
+        _save(aggregator, edit, dry_run)
+
+
+def format_import(plan: ImportPlan) -> list[str]:
+    """What an import adds and leaves out, as `aggregator import` prints it."""
+    lines = []
+    if plan.warning:
+        lines.append(f"warning: {plan.warning}")
+    if plan.added:
+        sections = f"; new sections: {', '.join(plan.new_sections)}" if plan.new_sections else ""
+        lines.append(f"Adding {len(plan.added)} feeds{sections}:")
+        lines += [
+            f"  + {url}" + (f"  ({section})" if section else "") for url, section in plan.added
+        ]
+    if plan.listed_already:
+        lines.append(f"In feeds.yaml already ({len(plan.listed_already)}):")
+        lines += [f"  = {url}" for url in plan.listed_already]
+    if plan.duplicates:
+        lines.append(f"Listed more than once in the file, added once ({len(plan.duplicates)}):")
+        lines += [f"  ~ {duplicate}" for duplicate in plan.duplicates]
+    if plan.skipped:
+        lines.append(f"Not imported ({len(plan.skipped)}):")
+        lines += [f"  - {note}" for note in plan.skipped]
+    if not plan.added:
+        lines.append("Nothing new to add.")
+    return lines
+
+
+@cli.command("import")
+@click.argument("opml_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show the change of feeds.yaml; write nothing.")
+@click.pass_obj
+def import_opml(config_path: str, opml_file: Path, dry_run: bool) -> None:
+    """Subscribe to the feeds of an OPML file exported by another reader: folders
+    become sections, feeds already in feeds.yaml or listed twice are skipped."""
+    with _open(_load(config_path)) as aggregator:
+        try:
+            plan = aggregator.plan_import(opml_file.read_bytes())
+        except OpmlError as e:
+            _fail(f"{opml_file}: {e}")
+        except ConfigErrors as e:
+            _fail("aggregator import: the change would make feeds.yaml invalid:\n" + str(e))
+        except AggregatorError as e:
+            _fail(f"aggregator import: {e}")
+        for line in format_import(plan):
+            click.echo(line)
+        if plan.edit is not None:
+            _save(aggregator, plan.edit, dry_run)
 
 
 def main() -> None:

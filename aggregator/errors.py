@@ -45,6 +45,25 @@ class ConfigErrors(AggregatorError):
         self.errors = errors
 
 
+class ConfigEditError(AggregatorError):
+    """An edit of feeds.yaml that cannot be made (no such feed, listed already, the file
+    unreadable or unwritable); nothing was written."""
+
+    default_message = "the change of feeds.yaml cannot be made"
+
+
+class ConfigConflictError(ConfigEditError):
+    """feeds.yaml changed on disk after the edit was prepared; nothing was written."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} changed on disk since this change was prepared (another admin or an "
+            "editor saved it); nothing was written. Review the change again on the "
+            "current file."
+        )
+        self.path = path
+
+
 class FeedError(AggregatorError):
     """A problem with one feed; carries the feed URL."""
 
@@ -71,6 +90,12 @@ class ResponseTooLargeError(FetchError):
 
 class BlockedAddressError(FetchError):
     default_message = "address is not allowed (private or reserved network)"
+
+
+class FetchCancelledError(FetchError):
+    """The fetch was abandoned because the service is stopping; the feed stays due."""
+
+    default_message = "fetch abandoned: the service is stopping"
 
 
 class TooManyRedirectsError(FetchError):
@@ -102,6 +127,16 @@ class ParseError(FeedError):
     """The bytes could not be turned into a feed."""
 
     default_message = "unable to parse feed"
+
+
+class OpmlError(AggregatorError):
+    """A file that is no OPML subscription list (or too large); ``line`` when known."""
+
+    default_message = "not an OPML subscription list"
+
+    def __init__(self, message: str | None = None, line: int | None = None) -> None:
+        super().__init__(f"line {line}: {message}" if line and message else message)
+        self.line = line
 
 
 class StorageError(AggregatorError):

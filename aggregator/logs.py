@@ -38,3 +38,5 @@ def configure_logging(verbosity: int, *, json_lines: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(LEVELS[min(verbosity, len(LEVELS) - 1)])
+    # The scheduler logs every run of every job at INFO: only with -vv.
+    logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)

@@ -56,16 +56,20 @@ class FeedData:
 
 
 # Codes in the order feeds are listed: what needs the admin first.
-GONE, MOVED, FLAGGED, FAILING, INACTIVE, NEW, OK = (
+GONE, MOVED, FLAGGED, FAILING, PAUSED, INACTIVE, NEW, OK = (
     "GONE",
     "MOVED",
     "FLAGGED",
     "failing",
+    "paused",
     "inactive",
     "new",
     "ok",
 )
-_RANK = {code: rank for rank, code in enumerate((GONE, MOVED, FLAGGED, FAILING, INACTIVE, NEW, OK))}
+_RANK = {
+    code: rank
+    for rank, code in enumerate((GONE, MOVED, FLAGGED, FAILING, PAUSED, INACTIVE, NEW, OK))
+}
 
 
 @dataclass(frozen=True)
@@ -119,10 +123,16 @@ class FeedState:
     redirect_target: str | None = None  # last permanent redirect target seen...
     redirect_count: int = 0  # ...this many times in a row
     publisher_hints: dict[str, Any] | None = None  # ttl, skipHours, ... as last seen
+    paused: bool = False  # paused in feeds.yaml: never due
 
     @property
     def title(self) -> str:
         return self.config_title or self.feed_title or self.url
+
+    @property
+    def is_local_file(self) -> bool:
+        """A local file (file: URL), read from disk: it has no HTTP status and no host."""
+        return self.url.startswith("file:")
 
     @property
     def effective_url(self) -> str:

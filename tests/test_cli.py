@@ -93,7 +93,16 @@ def test_poll_offline_example_fills_the_database(offline: Path) -> None:
     assert "No feed is due" in again.stdout
     forced = run("--config", "feeds.yaml", "poll", "--all", cwd=offline)
     assert forced.returncode == 0
-    assert "0 new entries, 0 updated" in forced.stdout.strip().splitlines()[-1]
+    # Unchanged files are not read again.
+    assert (
+        forced.stdout.strip()
+        .splitlines()[-1]
+        .startswith("Polled 6 feeds: 0 ok, 6 not modified, 0 failed; 0 new entries, 0 updated")
+    )
+    # Local files have no HTTP status, and are looked at whenever they change.
+    listing = run("--config", "feeds.yaml", "feeds", cwd=offline).stdout.splitlines()
+    assert all("on change" in line for line in listing[1:-1]), listing
+    assert all(line.rstrip().endswith("local file") for line in listing[1:-1]), listing
 
 
 def test_poll_exits_0_when_feeds_fail_and_names_the_reason(tmp_path: Path) -> None:
@@ -209,3 +218,107 @@ def test_poll_applies_retention(tmp_path: Path) -> None:
             remaining = conn.scalar(select(func.count()).select_from(schema.entries))
         storage.close()
     assert remaining == 0
+
+
+# --- subscribing: add and import -----------------------------------------------------------
+
+
+def site_server() -> FeedServer:
+    from tests.httpserver import Response
+
+    server = FeedServer().start()
+    feed = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Harbor Daily</title>'
+        b"<item><title>Ferry back</title><guid>h1</guid></item></channel></rss>"
+    )
+    server.route("/feed.xml", FeedServer.feed(feed))
+    server.route(
+        "/",
+        Response(
+            200,
+            b'<!doctype html><html><head><link rel="alternate" type="application/rss+xml"'
+            b' href="/feed.xml" title="Harbor Daily"></head><body>Hi</body></html>',
+            {"Content-Type": "text/html"},
+        ),
+    )
+    return server
+
+
+ADMIN_CONFIG = (
+    "# Our feeds\n"
+    "storage:\n  url: sqlite:///news.db\n"
+    "polling:\n  allow_private_networks: true   # the test site is on loopback\n"
+    "categories:\n  - name: World\n"
+    "feeds:\n  - url: https://wire.example/feed   # the wire\n"
+)
+
+
+def test_add_by_a_site_address_writes_the_linked_feed(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text(ADMIN_CONFIG)
+    server = site_server()
+    try:
+        result = run(
+            "--config",
+            str(config),
+            "add",
+            server.url("/"),
+            "--category",
+            "Local News",
+            "--title",
+            "Harbor",
+            cwd=tmp_path,
+        )
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr
+    assert f"1. Harbor Daily - 1 item - {server.url('/feed.xml')}" in result.stdout
+    assert "Saved " in result.stdout
+    text = config.read_text()
+    assert text.startswith(ADMIN_CONFIG.replace("feeds:", "  - name: Local News\nfeeds:"))
+    assert text.endswith(
+        f"  - url: {server.url('/feed.xml')}\n    title: Harbor\n    category: Local News\n"
+    )
+    assert load_config(config).feeds[-1].section == "Local News"
+
+
+def test_add_refuses_what_cannot_be_a_feed(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text(ADMIN_CONFIG.replace("true ", "false"))
+    server = site_server()
+    try:
+        refused = run("--config", str(config), "add", server.url("/"), cwd=tmp_path)
+    finally:
+        server.stop()
+    assert refused.returncode == 1
+    assert "set polling.allow_private_networks: true" in refused.stderr
+    assert config.read_text() == ADMIN_CONFIG.replace("true ", "false")
+
+
+def test_import_an_opml_file(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text(ADMIN_CONFIG)
+    opml = REPO_ROOT / "tests" / "data" / "opml" / "feedly.opml"
+    dry = run("--config", str(config), "import", str(opml), "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "Not written (--dry-run)." in dry.stdout
+    assert config.read_text() == ADMIN_CONFIG
+    result = run("--config", str(config), "import", str(opml), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Adding 4 feeds; new sections: Military, Must read, Science:" in result.stdout
+    assert "  ~ line 13: https://news.usni.org/feed" in result.stdout
+    assert len(load_config(config).feeds) == 5
+    again = run("--config", str(config), "import", str(opml), cwd=tmp_path)
+    assert "Nothing new to add." in again.stdout
+
+
+def test_import_says_what_is_wrong_with_a_file(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text(ADMIN_CONFIG)
+    page = tmp_path / "export.opml"
+    page.write_text("<!DOCTYPE html>\n<html><body>Log in</body></html>\n")
+    result = run("--config", str(config), "import", str(page), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"{page}: line 2: not an OPML subscription list: its document element is <html>"
+    )

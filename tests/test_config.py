@@ -55,58 +55,64 @@ def write(tmp_path: Path, text: str, name: str = "feeds.yaml") -> Path:
 ERROR_FILES = {
     "unknown_keys.yaml": [
         "6: unknown key 'worker' in polling; did you mean 'workers'?",
-        "12: unknown key 'intervall' in feeds[3]; did you mean 'interval'?",
+        "12: unknown key 'intervall' in feed #4 (https://d.example/feed.xml); "
+        "did you mean 'interval'?",
         "13: unknown key 'categoreis' at the top level; did you mean 'categories'?",
         "14: unknown key 'database' at the top level "
-        "(allowed: site, storage, polling, categories, feeds, publish, outputs, stories)",
+        "(allowed: site, storage, polling, categories, feeds, publish, outputs, stories, "
+        "health)",
     ],
     "durations.yaml": [
         "5: polling.interval: invalid duration '30 minutes' (use e.g. 30m, 1h, 1d)",
         "6: polling.timeout: duration '0s' is too short (minimum 1s)",
         "7: polling.connect_timeout: invalid duration -5 (must not be negative)",
         "8: polling.max_body: invalid size '15 megabytes' (use e.g. 512KB, 15MB)",
-        "11: feeds[0].interval: invalid duration '1.5h' (use e.g. 30m, 1h, 1d)",
-        "13: feeds[1].interval: duration '400d' is too long (maximum 365d)",
+        "11: feed #1 (https://a.example/feed.xml) interval: invalid duration '1.5h' "
+        "(use e.g. 30m, 1h, 1d)",
+        "13: feed #2 (https://b.example/feed.xml) interval: duration '400d' is too long "
+        "(maximum 365d)",
     ],
     "duplicate_feeds.yaml": [
         # Scheme and host compare case-insensitively; path and trailing slash exactly.
-        "5: feeds[2].url: duplicate feed URL 'HTTPS://EXAMPLE.ORG/feed.xml' "
+        "5: feed #3 url: duplicate feed URL 'HTTPS://EXAMPLE.ORG/feed.xml' "
         "(first listed on line 2)",
-        "7: feeds[4].url: duplicate feed URL 'https://news.example.com/rss' "
+        "7: feed #5 url: duplicate feed URL 'https://news.example.com/rss' "
         "(first listed on line 4)",
     ],
     "categories.yaml": [
-        "7: categories[1].aliases[1]: duplicate alias 'Defense': "
+        "7: category #2 (US News) alias #2: duplicate alias 'Defense': "
         "already used by category 'US Military' (line 3)",
-        "8: categories[2].name: duplicate category name 'us news': "
+        "8: category #3 name: duplicate category name 'us news': "
         "already used by category 'US News' (line 4)",
-        "9: categories[3].name: 'All' would publish at /feeds/all.atom, "
+        "9: category #4 name: 'All' would publish at /feeds/all.atom, "
         "which is reserved for all items; choose another name",
-        "10: categories[4].name: '...' has no letters or digits",
-        "12: categories[5].aliases[1]: '???' has no letters or digits",
-        "13: categories[5].keywords[1]: must not be empty",
-        "16: feeds[0].category: unknown category 'US Millitary'; did you mean 'US Military'?",
-        "20: feeds[2].category: unknown category 'Sports' (defined: US Military, US News, "
+        "10: category #5 name: '...' has no letters or digits",
+        "12: category #6 (World) alias #2: '???' has no letters or digits",
+        "13: category #6 (World) keyword #2: must not be empty",
+        "16: feed #1 (https://a.example/feed.xml) category: unknown category "
+        "'US Millitary'; did you mean 'US Military'?",
+        "20: feed #3 (https://c.example/feed.xml) category: unknown category 'Sports' "
+        "(defined: US Military, US News, "
         "All, World)",
     ],
     "urls.yaml": [
         "2: site.base_url: must be an absolute http(s) URL, got 'localhost:8000'",
         "4: storage.url: not a database URL: 'aggregator.db' "
         "(use e.g. sqlite:///aggregator.db or postgresql+psycopg://user@host/dbname)",
-        "6: feeds[0].url: empty URL",
-        "7: feeds[1].url: unsupported URL scheme 'ftp' in 'ftp://files.example.org/feed.xml' "
+        "6: feed #1 url: empty URL",
+        "7: feed #2 url: unsupported URL scheme 'ftp' in 'ftp://files.example.org/feed.xml' "
         "(use http, https or file)",
-        "8: feeds[2].url: URL 'https://' has no host",
-        "9: feeds[3].url: URL 'http://news.example .org/feed' contains whitespace",
-        "10: feeds[4].url: URL '//cdn.example.org/feed.xml' has no scheme; "
+        "8: feed #3 url: URL 'https://' has no host",
+        "9: feed #4 url: URL 'http://news.example .org/feed' contains whitespace",
+        "10: feed #5 url: URL '//cdn.example.org/feed.xml' has no scheme; "
         "write 'https://cdn.example.org/feed.xml'",
-        "11: feeds[5].url: URL 'https://news.example.org:99999/feed' has an invalid port",
-        "12: feeds[6].url: file URL 'file://fileserver/feeds/news.xml' names a host; "
+        "11: feed #6 url: URL 'https://news.example.org:99999/feed' has an invalid port",
+        "12: feed #7 url: file URL 'file://fileserver/feeds/news.xml' names a host; "
         "only local files are allowed",
-        f"13: feeds[7].url: file not found: {DATA}/feeds/missing.xml",
-        f"14: feeds[8].url: file not found: {DATA}/www.example.org/feed.xml "
+        f"13: feed #8 url: file not found: {DATA}/feeds/missing.xml",
+        f"14: feed #9 url: file not found: {DATA}/www.example.org/feed.xml "
         "(for a web feed write 'https://www.example.org/feed.xml')",
-        "15: feeds[9]: missing required key 'url'",
+        "15: feed #10: missing required key 'url'",
     ],
     "types.yaml": [
         "1: site: expected a mapping of keys to values, got 'Newsroom'",
@@ -143,8 +149,9 @@ def test_error_file(name: str) -> None:
         (
             "feeds: [https://a.example/x\n",
             [
-                "2: invalid YAML: while parsing a flow sequence, "
-                "expected ',' or ']', but got '<stream end>'"
+                "1: invalid YAML: while parsing a flow sequence, "
+                "expected ',' or ']', but got '<stream end>' "
+                "(it is not closed before the end of the file)"
             ],
         ),
         (
@@ -152,6 +159,14 @@ def test_error_file(name: str) -> None:
             [
                 "2: invalid YAML: expected a single document "
                 "in the stream, but found another document"
+            ],
+        ),
+        (
+            # An open quote is noticed at the end of the file: the line where it opened.
+            'feeds:\n  - url: https://a.example/x\n    title: "Wire\n\n\n',
+            [
+                "3: invalid YAML: while scanning a quoted scalar, found unexpected end of "
+                "stream (it is not closed before the end of the file)"
             ],
         ),
         ("a: *nowhere\n", ["1: invalid YAML: found undefined alias 'nowhere'"]),
@@ -163,14 +178,15 @@ def test_error_file(name: str) -> None:
             "- url: https://a.example/\n",
             [
                 "1: expected a mapping with keys site, storage, polling, "
-                "categories, feeds, publish, outputs, stories at the top level, got a list"
+                "categories, feeds, publish, outputs, stories, health at the top level, "
+                "got a list"
             ],
         ),
         (
             "feeds:\n  - 42\n  - [a, b]\n",
             [
-                "2: feeds[0]: expected a mapping of keys to values, got 42",
-                "3: feeds[1]: expected a mapping of keys to values, got a list",
+                "2: feed #1: expected a mapping of keys to values, got 42",
+                "3: feed #2: expected a mapping of keys to values, got a list",
             ],
         ),
         ("site:\n  title: '   '\n", ["2: site.title: must not be empty"]),
@@ -186,11 +202,11 @@ def test_error_file(name: str) -> None:
                 "the deadline for the whole fetch"
             ],
         ),
-        ("categories:\n  - aliases: [x]\n", ["2: categories[0]: missing required key 'name'"]),
+        ("categories:\n  - aliases: [x]\n", ["2: category #1: missing required key 'name'"]),
         (
             "feeds:\n  - url: https://a.example/\n    category: News\n",
             [
-                "3: feeds[0].category: unknown category 'News' "
+                "3: feed #1 (https://a.example/) category: unknown category 'News' "
                 "(no categories are defined under 'categories:')"
             ],
         ),
@@ -198,9 +214,11 @@ def test_error_file(name: str) -> None:
             "1: x\n? [a, b]\n: y\n",
             [
                 "1: unknown key 1 at the top level "
-                "(allowed: site, storage, polling, categories, feeds, publish, outputs, stories)",
+                "(allowed: site, storage, polling, categories, feeds, publish, outputs, "
+                "stories, health)",
                 "2: unknown key \"('a', 'b')\" at the top level "
-                "(allowed: site, storage, polling, categories, feeds, publish, outputs, stories)",
+                "(allowed: site, storage, polling, categories, feeds, publish, outputs, "
+                "stories, health)",
             ],
         ),
         (
@@ -376,10 +394,10 @@ def test_local_feed_errors(tmp_path: Path) -> None:
         "  - url: file:?x\n",
     )
     assert errors_of(path) == [
-        f"3: feeds[1].url: duplicate feed URL '{(tmp_path / 'feeds' / 'a.xml').as_uri()}' "
+        f"3: feed #2 url: duplicate feed URL '{(tmp_path / 'feeds' / 'a.xml').as_uri()}' "
         "(first listed on line 2)",
-        f"4: feeds[2].url: not a file: {tmp_path}/feeds",
-        "5: feeds[3].url: file URL 'file:?x' must not have a query or fragment",
+        f"4: feed #3 url: not a file: {tmp_path}/feeds",
+        "5: feed #4 url: file URL 'file:?x' must not have a query or fragment",
     ]
 
 
@@ -626,6 +644,8 @@ def _load_only_config_errors(path: Path, text: str) -> None:
         assert all(isinstance(error, ConfigError) for error in e.errors)
         lines = [error.line or 0 for error in e.errors]
         assert lines == sorted(lines)
+        # A real line of the file: never one past its end.
+        assert all(line <= max(1, len(text.splitlines())) for line in lines), text
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -698,3 +718,49 @@ def test_polling_policy_keys(tmp_path: Path) -> None:
 def test_polling_policy_errors(tmp_path: Path, text: str, expected: str) -> None:
     (message,) = errors_of(write(tmp_path, text))
     assert message.startswith(expected), message
+
+
+def test_feed_admin_keys_and_health(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            "health:\n  failing_feeds: 25%\n"
+            "feeds:\n"
+            "  - url: https://a.example/feed\n    priority: 5\n    labels: ignore-tags\n"
+            "    paused: true\n"
+            "  - https://b.example/feed\n",
+        )
+    )
+    assert config.health.failing_share == 0.25
+    first, second = config.feeds
+    assert (first.priority, first.labels, first.paused) == (5, "ignore_tags", True)
+    assert (second.priority, second.labels, second.paused) == (0, "trust", False)
+    assert (
+        load_config(write(tmp_path, "health:\n  failing_feeds: 0.1\n")).health.failing_share == 0.1
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "feeds:\n  - url: https://a.example/feed\n    priority: high\n",
+            "3: feed #1 (https://a.example/feed) priority: expected a whole number, got 'high'",
+        ),
+        (
+            "feeds:\n  - url: https://a.example/feed\n    labels: sometimes\n",
+            "3: feed #1 (https://a.example/feed) labels: 'sometimes' is not one of trust, "
+            "ignore_tags, default_last, ignore",
+        ),
+        (
+            "health:\n  failing_feeds: 150%\n",
+            "2: health.failing_feeds: share '150%' is out of range (use 0% to 100%)",
+        ),
+        (
+            "health:\n  failing_feeds: half\n",
+            "2: health.failing_feeds: invalid share 'half' (use e.g. 50% or 0.5)",
+        ),
+    ],
+)
+def test_feed_admin_key_errors(tmp_path: Path, text: str, expected: str) -> None:
+    assert errors_of(write(tmp_path, text)) == [expected]

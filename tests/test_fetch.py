@@ -22,13 +22,21 @@ from aggregator.config import PollingConfig
 from aggregator.errors import (
     BlockedAddressError,
     FeedGoneError,
+    FetchCancelledError,
     FetchError,
     FetchTimeoutError,
     HTTPStatusError,
     ResponseTooLargeError,
     TooManyRedirectsError,
 )
-from aggregator.fetch import USER_AGENT, Fetcher, FetchLimits, fetch_feed, is_public_address
+from aggregator.fetch import (
+    USER_AGENT,
+    Fetcher,
+    FetchLimits,
+    fetch_feed,
+    is_public_address,
+    local_file_validator,
+)
 from tests.httpserver import FeedServer, RecordedRequest, Response
 
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
@@ -539,6 +547,8 @@ def test_guard_refuses_loopback_in_any_spelling(server, host):
 
     assert server.requests == []
     assert caught.value.url == f"http://{host}:{server.port}/feed.xml"
+    # The refusal says what to change when the feed is on purpose on this network.
+    assert "set polling.allow_private_networks: true in feeds.yaml" in str(caught.value)
 
 
 def test_guard_checks_every_redirect_hop(server):
@@ -679,6 +689,31 @@ def test_file_url_is_read(tmp_path: Path, fetcher):
 
     assert (result.status, result.body, result.final_url) == (200, RSS, path.as_uri())
     assert result.etag is None
+    assert result.last_modified == local_file_validator(path.as_uri())
+
+
+def test_an_unchanged_file_is_not_read_again(tmp_path: Path, fetcher):
+    path = tmp_path / "feed.xml"
+    path.write_bytes(RSS)
+    first = fetcher.fetch(path.as_uri())
+    assert first.last_modified is not None
+
+    again = fetcher.fetch(path.as_uri(), last_modified=first.last_modified)
+    assert (again.status, again.body, again.last_modified) == (304, None, first.last_modified)
+
+    path.write_bytes(RSS + b" ")  # an edit changes the modification time and the size
+    edited = fetcher.fetch(path.as_uri(), last_modified=first.last_modified)
+    assert (edited.status, edited.body) == (200, RSS + b" ")
+    assert edited.last_modified != first.last_modified
+
+
+def test_local_file_validator(tmp_path: Path):
+    path = tmp_path / "feed.xml"
+    path.write_bytes(RSS)
+    stat = path.stat()
+    assert local_file_validator(path.as_uri()) == f"{stat.st_mtime_ns}-{stat.st_size}"
+    assert local_file_validator((tmp_path / "absent.xml").as_uri()) is None
+    assert local_file_validator("https://example.org/feed.xml") is None
 
 
 def test_missing_file(tmp_path: Path, fetcher):
@@ -772,3 +807,39 @@ def test_silent_tls_handshake_times_out():
         with pytest.raises(FetchTimeoutError):
             fetch_with(limits, f"https://127.0.0.1:{port}/feed.xml")
         assert time.monotonic() - started < limits.total_timeout + SLACK
+
+
+# --- cancelling fetches in flight (a stopping service) -------------------------------------
+
+
+@pytest.mark.parametrize("route", ["hang", "trickle"])
+def test_cancel_cuts_fetches_in_flight_short(server, route):
+    if route == "hang":
+        server.route("/feed.xml", FeedServer.hang(60))
+    else:
+        server.route("/feed.xml", FeedServer.trickle(RSS * 100, interval=1.0))
+    fetcher = Fetcher(FetchLimits(allow_private_networks=True, total_timeout=60))
+    errors: list[BaseException] = []
+
+    def fetch() -> None:
+        try:
+            fetcher.fetch(server.url("/feed.xml"))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=fetch) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(server.requests) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fetcher.cancel() == 2
+    for thread in threads:
+        thread.join(timeout=SLACK)
+        assert not thread.is_alive()  # well before the 60 s deadline
+    assert len(errors) == 2
+    assert all(isinstance(error, FetchCancelledError) for error in errors), errors
+    with pytest.raises(FetchCancelledError):  # a cancelled fetcher starts nothing new
+        fetcher.fetch(server.url("/feed.xml"))
+    assert len(server.requests) == 2
+    fetcher.close()

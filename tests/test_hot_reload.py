@@ -3,8 +3,12 @@ re-categorize, each effect observed through HTTP."""
 
 from __future__ import annotations
 
+import html
+import http.cookiejar
 import json
+import re
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -92,3 +96,42 @@ def test_edits_under_a_running_serve(tmp_path: Path) -> None:
         assert code == 0, stderr
         assert len(server.requests_for("/a.xml")) == 1
         assert len(server.requests_for("/b.xml")) == 1
+
+
+def test_an_edit_saved_on_the_admin_pages_is_polled_at_once(tmp_path: Path) -> None:
+    with FeedServer() as server:
+        server.route("/a.xml", FeedServer.feed(rss("Feed A", "a1", "Harbor reopens")))
+        server.route("/b.xml", FeedServer.feed(rss("Feed B", "b1", "Frigate commissioned")))
+        config = tmp_path / "feeds.yaml"
+        config.write_text(config_text(server, ["/a.xml"]).replace("interval: 1h", "interval: 1d"))
+        process = ServeProcess(config)
+        base = process.base_url
+        opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+        def post(path: str, fields: dict[str, str]) -> str:
+            data = urllib.parse.urlencode(fields).encode()
+            with opener.open(base + path, data=data, timeout=30) as response:
+                return str(response.read().decode())
+
+        try:
+            eventually(lambda: titles(base, "/feeds/all.json") == ["Harbor reopens"])
+            with opener.open(base + "/admin/feeds/add", timeout=30) as response:
+                page = response.read().decode()
+            token = re.search(r'name="csrf-token" content="([^"]+)"', page)
+            assert token
+            review = post(
+                "/admin/review",
+                {"csrf_token": token.group(1), "action": "add", "address": server.url("/b.xml")},
+            )
+            form = review.split('action="/admin/save"', 1)[1].split("</form>", 1)[0]
+            fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
+            post("/admin/save", {name: html.unescape(value) for name, value in fields.items()})
+            # In force and polled within seconds, not at the next tick or interval.
+            eventually(lambda: "Frigate commissioned" in titles(base, "/feeds/all.json"))
+            assert server.url("/b.xml") in config.read_text()
+        finally:
+            code, stderr = process.stop()
+        assert code == 0, stderr
+        assert "edited: add feed" in stderr

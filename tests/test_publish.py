@@ -42,6 +42,7 @@ from aggregator.publish import (
     plain_line,
     render_feed,
     render_opml,
+    render_outputs_opml,
     story_id_uri,
     story_matches,
     version_keys_of,
@@ -511,6 +512,10 @@ def test_local_feeds_do_not_leak_server_paths() -> None:
         assert b"file:" not in body and b"/srv/feeds" not in body
     source = parse_xml(render_feed("atom", page)).find(f"{ATOM}entry/{ATOM}source")
     assert source.findtext(f"{ATOM}id") == "tag:news.example.org,2026:/source/10"
+    # RSS items say where they came from too: the feed's site, or its page here.
+    rss_source = parse_xml(render_feed("rss", page)).find("channel/item/source")
+    assert rss_source is not None and rss_source.text
+    assert rss_source.get("url", "").startswith(("https://", "http://"))
 
 
 def test_feed_level_links_and_metadata() -> None:
@@ -905,6 +910,27 @@ def test_opml_groups_subscriptions_by_section() -> None:
             ("Bravo", "https://b.example/atom", "https://b.example/"),
         ],
         "World": [("https://c.example/feed", "https://c.example/feed", None)],
-        "Other feeds": [("https://d.example/feed", "https://d.example/feed", None)],
+        # A local file is a subscription too: listed by its path on this server.
+        "Other feeds": [
+            ("https://d.example/feed", "https://d.example/feed", None),
+            ("Local", "/srv/feeds/local.xml", None),
+        ],
     }
     assert all(o.get("type") == "rss" for o in root.iter("outline") if o.get("xmlUrl"))
+
+
+def test_outputs_opml_lists_every_merged_feed() -> None:
+    config = Config(
+        path="feeds.yaml",
+        site=SITE,
+        sections=CONFIG.sections,
+        outputs=(OutputConfig(name="korea-watch", title="Korea Watch"),),
+    )
+    root = parse_xml(render_outputs_opml(config, outputs_of(config).values()))
+    assert root.findtext("head/title") == "Newsroom: merged feeds"
+    listed = [(o.get("text"), o.get("xmlUrl"), o.get("htmlUrl")) for o in root.find("body")]
+    base = SITE.base_url
+    assert listed[0] == ("Newsroom", f"{base}/feeds/all.atom", f"{base}/")
+    assert (f"{base}/feeds/korea-watch.atom") in [url for _, url, _ in listed]
+    assert len(listed) == 2 + len(CONFIG.sections)
+    assert all(url.startswith(f"{base}/feeds/") for _, url, _ in listed)

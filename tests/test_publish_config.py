@@ -112,31 +112,31 @@ def test_valid_publishing_keys(tmp_path: Path) -> None:
             "    include: ['']\n"  # 20
             "    exlude: [x]\n",  # 21
             [
-                "6: outputs[0].name: 'Korea Watch' is not a URL slug: use lower-case "
+                "6: output #1 name: 'Korea Watch' is not a URL slug: use lower-case "
                 "letters, digits and '-' (e.g. 'korea-watch')",
-                "8: outputs[1].name: 'all' would publish at /feeds/all.atom, which is "
+                "8: output #2 name: 'all' would publish at /feeds/all.atom, which is "
                 "reserved for all items; choose another name",
-                "10: outputs[2].name: 'us-military' would publish at /feeds/us-military.atom, "
+                "10: output #3 name: 'us-military' would publish at /feeds/us-military.atom, "
                 "which is already the URL of category 'US Military'; choose another name",
-                "14: outputs[4].name: 'watch' would publish at /feeds/watch.atom, which is "
+                "14: output #5 name: 'watch' would publish at /feeds/watch.atom, which is "
                 "already the URL of output 'watch' (line 12); choose another name",
-                "16: outputs[5]: missing required key 'title'",
-                "20: outputs[6].include[0]: must not be empty",
-                "21: unknown key 'exlude' in outputs[6]; did you mean 'exclude'?",
+                "16: output #6 (sports): missing required key 'title'",
+                "20: output #7 (spaces) include phrase #1: must not be empty",
+                "21: unknown key 'exlude' in output #7 (spaces); did you mean 'exclude'?",
             ],
         ),
         (
             CATEGORIES
             + "outputs:\n  - name: spaces\n    title: x\n    categories: [Wrld, Sports]\n",
             [
-                "8: outputs[0].categories[0]: unknown category 'Wrld'; did you mean 'World'?",
-                "8: outputs[0].categories[1]: unknown category 'Sports' "
+                "8: output #1 (spaces) category #1: unknown category 'Wrld'; did you mean 'World'?",
+                "8: output #1 (spaces) category #2: unknown category 'Sports' "
                 "(defined: US Military, World)",
             ],
         ),
         (
             "outputs:\n  - name: '!!!'\n    title: x\n",
-            ["2: outputs[0].name: '!!!' is not a URL slug: use lower-case letters, digits and '-'"],
+            ["2: output #1 name: '!!!' is not a URL slug: use lower-case letters, digits and '-'"],
         ),
     ],
 )
@@ -145,7 +145,7 @@ def test_errors(tmp_path: Path, text: str, expected: list[str]) -> None:
 
 
 def test_config_keys_list_the_new_keys() -> None:
-    assert CONFIG_KEYS[""][-3:] == ("publish", "outputs", "stories")
+    assert CONFIG_KEYS[""][-4:] == ("publish", "outputs", "stories", "health")
     assert {"icon", "websub_hub"} <= set(CONFIG_KEYS["site"])
     assert CONFIG_KEYS["publish"] == ("page_size",)
     assert CONFIG_KEYS["outputs"] == (

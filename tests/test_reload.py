@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from aggregator.config import ConfigWatcher, load_config
 
@@ -41,3 +44,20 @@ def test_a_deleted_file_keeps_the_config(tmp_path: Path) -> None:
     assert watcher.check() is None
     assert watcher.error is not None and "cannot read" in watcher.error
     assert len(watcher.config.feeds) == 1
+
+
+def test_a_fixed_file_is_logged_at_info(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(GOOD)
+    watcher = ConfigWatcher(load_config(path))
+    caplog.set_level(logging.INFO, logger="aggregator.config")
+    path.write_text(BROKEN)
+    watcher.check()
+    path.write_text(BETTER)
+    assert watcher.check() is not None
+    levels = [(record.levelname, record.getMessage()) for record in caplog.records]
+    assert levels[0][0] == "ERROR"
+    assert levels[-1] == (
+        "INFO",
+        f"{path} is valid again: the errors are fixed and its config is in force",
+    )

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from aggregator.config._schema import (
     Category,
     Feed,
+    Health,
     Output,
     Polling,
     Publish,
@@ -35,6 +36,7 @@ from aggregator.config._schema import (
 from aggregator.config._types import (
     Config,
     FeedConfig,
+    HealthConfig,
     OutputConfig,
     PollingConfig,
     PublishConfig,
@@ -111,6 +113,10 @@ class _Loader:
     def error(self, message: str, line: int | None) -> None:
         self.errors.append(ConfigError(message, self.path, line))
 
+    def where(self, loc: Loc) -> str:
+        """``loc`` in the admin's words (feeds counted from 1 and named by URL)."""
+        return dotted(loc, self.root)
+
     def line(self, loc: Loc, at_key: bool = False) -> int | None:
         return line_of(self.root, loc, at_key)
 
@@ -122,7 +128,7 @@ class _Loader:
             for error in e.errors():
                 where = loc + tuple(error["loc"])
                 at_key = error["type"] in KEY_ERRORS
-                self.error(wording(error, where, model), self.line(where, at_key))
+                self.error(wording(error, where, model, self.root), self.line(where, at_key))
             return None
 
     def section(self, model: type[M], name: str) -> M | None:
@@ -159,6 +165,7 @@ class _Loader:
         feeds = self.feeds(known_labels)
         publish = self.section(Publish, "publish") or Publish()
         outputs = self.outputs(categories, known_labels)
+        health = self.section(Health, "health") or Health()
         stories = self.section(Stories, "stories") or Stories()
         return Config(
             path=str(Path(os.path.abspath(self.path))),
@@ -177,6 +184,7 @@ class _Loader:
             feeds=tuple(feeds),
             publish=PublishConfig(page_size=publish.page_size),
             outputs=tuple(outputs),
+            health=HealthConfig(failing_share=health.failing_feeds),
             stories=StoriesConfig(
                 window_seconds=stories.window, new_report_unreads=stories.new_report_unreads
             ),
@@ -247,11 +255,11 @@ class _Loader:
     def claim_slug(self, name: str, loc: Loc, slugs: dict[str, tuple[str, int | None]]) -> bool:
         slug, line = slugify(name), self.line((*loc, "name"))
         if not slug:
-            self.error(f"{dotted(loc)}.name: {name!r} gives an empty URL slug", line)
+            self.error(f"{self.where((*loc, 'name'))}: {name!r} gives an empty URL slug", line)
             return False
         if slug in RESERVED_SLUGS:
             self.error(
-                f"{dotted(loc)}.name: {name!r} would publish at /feeds/{slug}.atom, "
+                f"{self.where((*loc, 'name'))}: {name!r} would publish at /feeds/{slug}.atom, "
                 "which is reserved for all items; choose another name",
                 line,
             )
@@ -259,7 +267,7 @@ class _Loader:
         if slug in slugs:
             other, other_line = slugs[slug]
             self.error(
-                f"{dotted(loc)}.name: {name!r} has the same URL slug {slug!r} as "
+                f"{self.where((*loc, 'name'))}: {name!r} has the same URL slug {slug!r} as "
                 f"category {other!r} (line {other_line})",
                 line,
             )
@@ -283,7 +291,7 @@ class _Loader:
             if other.owner != loc:
                 what = "category name" if is_name else "alias"
                 self.error(
-                    f"{dotted(label_loc)}: duplicate {what} {label!r}: already used by "
+                    f"{self.where(label_loc)}: duplicate {what} {label!r}: already used by "
                     f"category {other.name!r}" + (f" (line {other.line})" if other.line else ""),
                     line,
                 )
@@ -314,6 +322,7 @@ class _Loader:
                     priority=model.priority,
                     labels=model.labels,
                     line=self.line(loc),
+                    paused=model.paused,
                 )
             )
         return result
@@ -335,7 +344,8 @@ class _Loader:
             seen[identity] = line
             return True
         self.error(
-            f"{dotted(loc)}: duplicate feed URL {url!r} (first listed on line {seen[identity]})",
+            f"{self.where(loc)}: duplicate feed URL {url!r} "
+            f"(first listed on line {seen[identity]})",
             line,
         )
         return False
@@ -352,7 +362,7 @@ class _Loader:
         name = known.get(fold_label(written))
         if name is not None:
             return name
-        message = f"{dotted(where)}: unknown category {written!r}"
+        message = f"{self.where(where)}: unknown category {written!r}"
         self.error(message + _category_hint(written, known), self.line(where))
         return None
 
@@ -389,14 +399,14 @@ class _Loader:
         where = (*loc, "name")
         if name in RESERVED_SLUGS:
             self.error(
-                f"{dotted(where)}: {name!r} would publish at /feeds/{name}.atom, "
+                f"{self.where(where)}: {name!r} would publish at /feeds/{name}.atom, "
                 "which is reserved for all items; choose another name",
                 self.line(where),
             )
             return False
         if name in urls_taken:
             self.error(
-                f"{dotted(where)}: {name!r} would publish at /feeds/{name}.atom, "
+                f"{self.where(where)}: {name!r} would publish at /feeds/{name}.atom, "
                 f"which is already the URL of {urls_taken[name]}; choose another name",
                 self.line(where),
             )
@@ -422,7 +432,14 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     Raises ConfigErrors, holding every problem found (sorted by line), and nothing else.
     """
     display = os.fspath(path)
-    root = parse_yaml(read_text(display), display)
+    return parse_config(read_text(display), display)
+
+
+def parse_config(text: str, path: str) -> Config:
+    """Validate the text of a feeds.yaml found at ``path`` (local feed files and sqlite
+    paths resolve against its folder); return its Config. Raises ConfigErrors."""
+    display = path
+    root = parse_yaml(text, display)
     loader = _Loader(display, root)
     config = loader.load()
     if loader.errors:

@@ -7,12 +7,14 @@ typed Config from validated sections and checks what spans sections.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
 
 from aggregator.config._types import (
+    LABEL_TRUST_VALUES,
+    HealthConfig,
     PollingConfig,
     PublishConfig,
     SiteConfig,
@@ -32,12 +34,10 @@ from aggregator.config._values import (
     optional_text,
     resolve_database_url,
     resolve_feed_url,
+    share,
+    shown,
     slugify,
 )
-
-# How far a feed's labels are trusted (see aggregator.process.LabelTrust; kept in
-# step by a test, since config may not import the process package).
-LabelTrust = Literal["trust", "ignore_tags", "default_last", "ignore"]
 
 
 class _Section(BaseModel):
@@ -59,6 +59,7 @@ class Top(_Section):
     publish: Any = None
     outputs: Any = None
     stories: Any = None
+    health: Any = None
 
 
 def _absolute_http_url(value: str) -> str:
@@ -132,6 +133,16 @@ class Category(_Section):
     keywords: Annotated[list[Text], BeforeValidator(as_list)] = []
 
 
+class Health(_Section):
+    failing_feeds: Annotated[float, BeforeValidator(share)] = HealthConfig.failing_share
+
+
+def _label_trust(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower().replace("-", "_") in LABEL_TRUST_VALUES:
+        return value.strip().lower().replace("-", "_")
+    raise ValueError(f"{shown(value)} is not one of {', '.join(LABEL_TRUST_VALUES)}")
+
+
 class Stories(_Section):
     window: Annotated[int, BeforeValidator(duration_between(3600, 30 * DAY))] = (
         StoriesConfig.window_seconds
@@ -168,7 +179,8 @@ class Feed(_Section):
     category: Annotated[str | None, BeforeValidator(optional_text)] = None
     interval: Duration | None = None
     priority: Annotated[int, BeforeValidator(count_between(-1000, 1000))] = 0
-    labels: LabelTrust = "trust"
+    labels: Annotated[str, BeforeValidator(_label_trust)] = "trust"
+    paused: bool = False
 
     @field_validator("url")
     @classmethod
@@ -187,6 +199,7 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "feeds": tuple(Feed.model_fields),
     "publish": tuple(Publish.model_fields),
     "outputs": tuple(Output.model_fields),
+    "health": tuple(Health.model_fields),
     "stories": tuple(Stories.model_fields),
 }
 

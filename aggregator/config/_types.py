@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,12 @@ class PollingConfig:
 
 
 @dataclass(frozen=True)
+class HealthConfig:
+    # /healthz says "degraded" when more than this share of the source feeds fail.
+    failing_share: float = 0.5
+
+
+@dataclass(frozen=True)
 class SectionConfig:
     name: str
     slug: str
@@ -59,6 +66,13 @@ class FeedConfig:
     # trust, ignore_tags, default_last, ignore.
     labels: str = "trust"
     line: int | None = None  # line in feeds.yaml, for messages
+    paused: bool = False  # listed, its stories kept and shown, but not polled
+
+
+# How far a feed's labels are trusted (see aggregator.process.LabelTrust; kept in
+# step by a test, since config may not import the process package).
+LabelTrust = Literal["trust", "ignore_tags", "default_last", "ignore"]
+LABEL_TRUST_VALUES: tuple[LabelTrust, ...] = get_args(LabelTrust)
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,7 @@ class Config:
     feeds: tuple[FeedConfig, ...] = ()
     publish: PublishConfig = field(default_factory=PublishConfig)
     outputs: tuple[OutputConfig, ...] = ()
+    health: HealthConfig = field(default_factory=HealthConfig)
     stories: StoriesConfig = field(default_factory=StoriesConfig)
 
     def section_names(self) -> dict[str, str]:

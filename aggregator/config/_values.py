@@ -147,6 +147,23 @@ def body_size(value: Any) -> int:
     return size
 
 
+def share(value: Any) -> float:
+    """A share of a whole: "50%", or a number from 0 to 1 (0.5)."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        number = value.strip()[:-1].strip()
+        try:
+            fraction = float(Decimal(number) / 100)
+        except ArithmeticError:
+            raise ValueError(f"invalid share {shown(value)} (use e.g. 50% or 0.5)") from None
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        fraction = float(value)
+    else:
+        raise ValueError(f"invalid share {shown(value)} (use e.g. 50% or 0.5)")
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"share {shown(value)} is out of range (use 0% to 100%)")
+    return fraction
+
+
 def as_list(value: Any) -> Any:
     # `aliases: Defense` is read as a one-item list; `aliases:` (empty) as none.
     if value is None:

@@ -49,7 +49,13 @@ class ConfigWatcher:
                 self.error = str(e)
                 log.error("config not reloaded, keeping the last good one:\n%s", e)
                 return None
-            self.error = None
+            fixed, self.error = self.error is not None, None
             self.config = new_config
-        log.info("config reloaded from %s", self._path)
+        if fixed:
+            # The log's last word on the file must not stay the ERROR above.
+            log.info(
+                "%s is valid again: the errors are fixed and its config is in force", self._path
+            )
+        else:
+            log.info("config reloaded from %s", self._path)
         return new_config

@@ -62,7 +62,7 @@ def parse_yaml(text: str, path: str) -> Any:
             warnings.simplefilter("ignore")
             return yaml.load(text)
     except MarkedYAMLError as e:
-        raise ConfigErrors([_yaml_error(e, path)]) from e
+        raise ConfigErrors([_yaml_error(e, path, text)]) from e
     except ReaderError as e:
         line = text[: e.position].count("\n") + 1
         code = e.character if isinstance(e.character, int) else ord(str(e.character)[:1] or " ")
@@ -76,10 +76,9 @@ def parse_yaml(text: str, path: str) -> Any:
         raise ConfigErrors([ConfigError(f"invalid YAML: {reason}", path)]) from e
 
 
-def _yaml_error(error: MarkedYAMLError, path: str) -> ConfigError:
-    mark = error.problem_mark or error.context_mark
-    line = mark.line + 1 if mark is not None else None
+def _yaml_error(error: MarkedYAMLError, path: str, text: str) -> ConfigError:
     problem = str(error.problem or error.context or "syntax error")
+    line = _error_line(error, text)
     if isinstance(error, DuplicateKeyError):
         key = re.match(r'found duplicate key "(.*?)" with value', problem, re.S)
         problem = f"duplicate key {key.group(1)!r}" if key else problem
@@ -89,7 +88,28 @@ def _yaml_error(error: MarkedYAMLError, path: str) -> ConfigError:
         problem += " (indent with spaces, not tabs)"
     elif "expected <block end>" in problem:
         problem += " (check the indentation)"
+    elif _at_end(error, text):
+        problem += " (it is not closed before the end of the file)"
     return ConfigError(f"invalid YAML: {problem}", path, line)
+
+
+def _error_line(error: MarkedYAMLError, text: str) -> int | None:
+    """The line to show for a YAML error: a line of the file, never one past its end.
+
+    A construct left open (a quote, a bracket) is only noticed at the end of the file;
+    the line where it was opened (the error's context) is the one to fix."""
+    mark = error.problem_mark or error.context_mark
+    if mark is None:
+        return None
+    if _at_end(error, text) and error.context_mark is not None:
+        mark = error.context_mark
+    last_line = max(1, len(text.splitlines()))
+    return min(int(mark.line) + 1, last_line)
+
+
+def _at_end(error: MarkedYAMLError, text: str) -> bool:
+    mark = error.problem_mark
+    return mark is not None and mark.index >= len(text.rstrip())
 
 
 # --- locating and wording validation errors --------------------------------------------------
@@ -153,11 +173,66 @@ def node_line(node: Any) -> int | None:
         return None
 
 
-def dotted(loc: Loc) -> str:
+# How a list item is named in messages: counted from 1, as an admin counts, and named by
+# its URL or name when it has one ("feed #4 (https://example.org/feed)").
+_ITEM_WORDS = {
+    "feeds": "feed",
+    "categories": "category",
+    "outputs": "output",
+    "aliases": "alias",
+    "keywords": "keyword",
+    "include": "include phrase",
+    "exclude": "exclude phrase",
+}
+_NAMED_BY = {"feeds": "url", "categories": "name", "outputs": "name"}
+_NAME_CHARS = 80
+
+
+def dotted(loc: Loc, root: Any = None) -> str:
+    """Where ``loc`` is, in the admin's words: ``polling.interval``,
+    ``feed #4 (https://example.org/feed) interval``, ``category #2 (US News) alias #1``.
+
+    List items are counted from 1; with the parsed ``root``, feeds are named by their
+    URL and categories and outputs by their name (unless the name is what ``loc`` is about).
+    """
+    pieces: list[tuple[str, bool]] = []  # (text, is a list item)
+    node = root
+    for position, part in enumerate(loc):
+        node = _child(node, part)
+        if isinstance(part, int) and pieces and not pieces[-1][1]:
+            key = pieces.pop()[0]
+            text = f"{_ITEM_WORDS.get(key, key + ' item')} #{part + 1}"
+            following = loc[position + 1] if position + 1 < len(loc) else None
+            name = _item_name(node, _NAMED_BY.get(key))
+            if name and following != _NAMED_BY.get(key):
+                text += f" ({name})"
+            pieces.append((text, True))
+        else:
+            pieces.append((f"[{part}]" if isinstance(part, int) else str(part), False))
     text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    for index, (piece, _) in enumerate(pieces):
+        if index:
+            text += " " if pieces[index - 1][1] else "."
+        text += piece
     return text
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
+
+
+def _item_name(node: Any, key: str | None) -> str | None:
+    value = node if key == "url" and isinstance(node, str) else None
+    if key is not None and isinstance(node, dict):
+        value = node.get(key)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = " ".join(value.split())
+    return value if len(value) <= _NAME_CHARS else value[: _NAME_CHARS - 1] + "…"
 
 
 _TYPE_WORDS = {
@@ -174,15 +249,16 @@ _TYPE_WORDS = {
 }
 
 
-def wording(error: Any, loc: Loc, model: type[BaseModel]) -> str:
-    """Return the admin-facing message for one pydantic error at loc (absolute)."""
-    kind, where = error["type"], dotted(loc)
+def wording(error: Any, loc: Loc, model: type[BaseModel], root: Any = None) -> str:
+    """Return the admin-facing message for one pydantic error at loc (absolute) in the
+    parsed file ``root``."""
+    kind, where = error["type"], dotted(loc, root)
     if kind in KEY_ERRORS:
-        key, parent = loc[-1], dotted(loc[:-1])
+        key, parent = loc[-1], dotted(loc[:-1], root)
         place = f"in {parent}" if parent else "at the top level"
         return f"unknown key {shown(key)} {place}{_suggestion(str(key), model)}"
     if kind == "missing":
-        return f"{dotted(loc[:-1]) or 'top level'}: missing required key {loc[-1]!r}"
+        return f"{dotted(loc[:-1], root) or 'top level'}: missing required key {loc[-1]!r}"
     if kind == "value_error":
         return f"{where}: {error['ctx']['error']}"
     if kind in _TYPE_WORDS:

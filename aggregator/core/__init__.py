@@ -8,7 +8,8 @@ assembles that pipeline itself.
 
 Its use cases live in one mixin per domain: _feeds.py (the config in force, source
 feeds, updating, filing, retention, health), _reading.py (lists, stories, search,
-read state), _outputs.py (the merged feeds); _base.py holds what they share. Time
+read state), _outputs.py (the merged feeds), _admin.py (subscribing, importing,
+editing feeds.yaml, refreshing, watching feeds); _base.py holds what they share. Time
 is an argument: every use case reads the clock given at construction (``clock``),
 so a test or a script that fixes a date gives it to everything it drives.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 
 from aggregator.config import Config, database_url, default_config_path, load_config
+from aggregator.core._admin import AdminUseCases, Discovery, FeedActivity, FeedCandidate, ImportPlan
 from aggregator.core._base import Clock, system_clock
 from aggregator.core._feeds import FeedsUseCases
 from aggregator.core._outputs import OutputsUseCases
@@ -29,10 +31,20 @@ from aggregator.publish import CONTENT_TYPES
 from aggregator.storage import open_storage
 from aggregator.update import METRICS_CONTENT_TYPE
 
-__all__ = ["CONTENT_TYPES", "METRICS_CONTENT_TYPE", "Aggregator", "Clock", "system_clock"]
+__all__ = [
+    "CONTENT_TYPES",
+    "METRICS_CONTENT_TYPE",
+    "Aggregator",
+    "Clock",
+    "Discovery",
+    "FeedActivity",
+    "FeedCandidate",
+    "ImportPlan",
+    "system_clock",
+]
 
 
-class Aggregator(FeedsUseCases, ReadingUseCases, OutputsUseCases):
+class Aggregator(AdminUseCases, FeedsUseCases, ReadingUseCases, OutputsUseCases):
     """The aggregator: source feeds in, stories and merged feeds out.
 
     Open one with ``Aggregator.open(path_or_config)``; ``Aggregator(config, storage)``

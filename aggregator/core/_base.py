@@ -40,6 +40,12 @@ class AggregatorBase:
         # until the limits change (tests give one with another address policy).
         self._fetcher = fetcher
         self._outputs: tuple[Config, dict[str, Output]] | None = None
+        # Admin: a refresh asked for from the web, for the poller of this process; the
+        # local files' validators seen at the last tick; whether a reload files stored
+        # entries again (a serve --no-poll process leaves that to the poller).
+        self._poll_requested = threading.Event()
+        self._file_validators: dict[str, str | None] = {}
+        self.refile_on_reload = True
         # The process's writer of polls and its story index, made when first needed.
         self._writer: WriterThread | None = None
 

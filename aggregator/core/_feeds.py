@@ -10,7 +10,7 @@ from typing import Any
 
 from aggregator.config import Config
 from aggregator.core._base import AggregatorBase
-from aggregator.fetch import Fetcher, FetchLimits
+from aggregator.fetch import Fetcher, FetchLimits, local_file_validator
 from aggregator.publish import ping_changes, prerender_changed, prune_renderings, versions_snapshot
 from aggregator.types import FeedHealth, FeedState, FeedStatus, FetchAttempt
 from aggregator.update import (
@@ -64,6 +64,41 @@ class FeedsUseCases(AggregatorBase):
             )
             writer.configure(matcher, story_filer(config), config.stories.new_report_unreads)
         self.sync_feeds(refile=refile)
+        self._make_fixed_feeds_due(old, config)
+
+    def _make_fixed_feeds_due(self, old: Config, new: Config) -> None:
+        """A change that may fix failing feeds takes effect now: those feeds are due at
+        once (not at their backed-off next check). That is every failing feed when the
+        fetch limits changed (polling.allow_private_networks, timeouts, max_body), and a
+        failing feed whose own interval changed; a feed resumed from pause is due too.
+        (A changed URL is a new feed, due at once anyway.)"""
+        limits = ("allow_private_networks", "timeout_seconds", "connect_timeout_seconds")
+        limits_changed = any(
+            getattr(old.polling, name) != getattr(new.polling, name)
+            for name in (*limits, "max_body_bytes")
+        )
+        before = {feed.url: feed for feed in old.feeds}
+        touched, resumed = set(), set()
+        for feed in new.feeds:
+            previous = before.get(feed.url)
+            if previous is None:
+                continue
+            if previous.interval_seconds != feed.interval_seconds:
+                touched.add(feed.url)
+            if previous.paused and not feed.paused:
+                resumed.add(feed.url)
+
+        def fixed(state: FeedState) -> bool:
+            failing = bool(state.error_count or state.last_error)
+            return failing and (limits_changed or state.url in touched)
+
+        due = [
+            state.id
+            for state in self.get_feeds()
+            if not state.gone and not state.paused and (state.url in resumed or fixed(state))
+        ]
+        if due and self._storage.make_feeds_due(due, self.now()):
+            log.info("config change: %d failing or resumed feeds are polled now", len(due))
 
     # --- source feeds ------------------------------------------------------------------
 
@@ -144,8 +179,21 @@ class FeedsUseCases(AggregatorBase):
         """The source feeds an update would visit: the due ones, or (``scheduled=False``)
         every active one that is not gone."""
         if scheduled:
+            self.check_local_files()
             return self._storage.due_feeds(self.now())
-        return [feed for feed in self.get_feeds() if not feed.gone]
+        return [feed for feed in self.get_feeds() if not feed.gone and not feed.paused]
+
+    def check_local_files(self) -> int:
+        """Make local file feeds due whose file changed (modification time and size)
+        since the last look, or since their last poll; returns how many. Cheap (a stat
+        per file): every poll tick does it, so an edit shows up at the next tick."""
+        changed = []
+        for feed_id, url, stored in self._storage.local_file_feeds():
+            current = local_file_validator(url)
+            if current != self._file_validators.get(url, stored):
+                changed.append(feed_id)
+            self._file_validators[url] = current
+        return self._storage.make_feeds_due(changed, self.now()) if changed else 0
 
     def update_feeds(
         self,
@@ -182,8 +230,12 @@ class FeedsUseCases(AggregatorBase):
             chosen = list(feeds) if feeds is not None else self.feeds_to_update(scheduled=scheduled)
             summary = poll_feeds(chosen, updater, **options)
         else:
+            self.check_local_files()
             summary = self._update_claimed(updater, lease_owner, options)
-        if summary.outcomes:
+        cut = summary.count("cancelled")
+        if cut:
+            log.warning("stopping: %d fetches in flight were cut short; their feeds stay due", cut)
+        if len(summary.outcomes) > cut:
             log.info(
                 "polled %d feeds: %d ok, %d not modified, %d failed; %d new, %d updated",
                 len(summary.outcomes),
@@ -212,7 +264,9 @@ class FeedsUseCases(AggregatorBase):
                 break
             summary = poll_feeds(claimed, updater, **options)
             outcomes.extend(summary.outcomes)
-            unstarted = {feed.id for feed in claimed} - {o.feed_id for o in summary.outcomes}
+            # Feeds not started, and those whose fetch was cut short, are given back.
+            done = {o.feed_id for o in summary.outcomes if o.status != "cancelled"}
+            unstarted = {feed.id for feed in claimed} - done
             if unstarted:
                 self._storage.release_leases(sorted(unstarted), owner=owner)
         return PollSummary(tuple(outcomes))
@@ -228,6 +282,14 @@ class FeedsUseCases(AggregatorBase):
         if found is None:
             raise LookupError(f"no source feed {feed!r}")
         return self.update_feeds(feeds=[found]).outcomes[0]
+
+    def cancel_fetches(self) -> int:
+        """Abandon the fetches in flight (a stopping service): each ends within a moment
+        as "cancelled", recording nothing, its feed still due and its lease given back.
+        No fetch starts afterwards. Returns how many were in flight."""
+        with self._lock:
+            fetcher = self._fetcher
+        return fetcher.cancel() if fetcher is not None else 0
 
     def refile(self) -> int:
         """File every stored story again by the config's sections and the feeds' labels
@@ -274,14 +336,29 @@ class FeedsUseCases(AggregatorBase):
     # --- operations ----------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        """What /healthz reports. Raises StorageError when the database does not answer."""
-        feeds = self.get_feeds()
-        fetched = [feed.last_fetched_at for feed in feeds if feed.last_fetched_at]
+        """What /healthz reports: "ok", or "degraded" with the reasons (the file on disk
+        is not the config in force; more than health.failing_feeds of the source feeds
+        fail). Raises StorageError when the database does not answer."""
+        total, failing = self._storage.feed_counts()
+        fetched = [feed.last_fetched_at for feed in self.get_feeds() if feed.last_fetched_at]
+        reasons = []
+        if self.config_error:
+            reasons.append(
+                f"{self._config.path} has errors: the last good config stays in force until "
+                "they are fixed"
+            )
+        share = self._config.health.failing_share
+        if total and failing / total > share:
+            reasons.append(
+                f"{failing} of {total} source feeds are failing "
+                f"(more than health.failing_feeds, {share:.0%})"
+            )
         return {
-            "status": "ok",
+            "status": "degraded" if reasons else "ok",
+            "reasons": reasons,
             "database": "ok",
-            "feeds": len(feeds),
-            "feeds_failing": sum(1 for feed in feeds if feed.error_count or feed.gone),
+            "feeds": total,
+            "feeds_failing": failing,
             "last_poll_at": max(fetched).isoformat() if fetched else None,
             "config_error": self.config_error,
             "now": self.now().isoformat(),

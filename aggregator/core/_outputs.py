@@ -15,6 +15,7 @@ from aggregator.publish import (
     output_url,
     outputs_of,
     render_opml,
+    render_outputs_opml,
 )
 
 # Section versions: section key -> (version, changed_at), as the merged feeds read them.
@@ -77,5 +78,9 @@ class OutputsUseCases(AggregatorBase):
         self._storage.save_renderings(fmt, context, rendered)
 
     def render_opml(self) -> bytes:
-        """The subscription list (OPML 2.0), grouped by section."""
+        """The subscription list (OPML 2.0): every source feed, grouped by section."""
         return render_opml(self._config, self._storage.list_feeds(active_only=True))
+
+    def render_outputs_opml(self) -> bytes:
+        """The merged feeds (every output) as OPML 2.0, to subscribe to all at once."""
+        return render_outputs_opml(self._config, self.outputs().values())

@@ -3,9 +3,11 @@ the SSRF guard; local files too. The one importer of urllib3 (WebSub pings inclu
 
 The private modules: _fetcher.py (the Fetcher), _guard.py (the address guard and the
 deadline, built into urllib3's connections), _decode.py (bounded decompression),
-_errors.py (library exceptions to ours), _ping.py (WebSub hub pings).
+_errors.py (library exceptions to ours), _ping.py (WebSub hub pings), _discover.py
+(the usual feed addresses of a site, for autodiscovery).
 """
 
+from aggregator.fetch._discover import FEED_GUESSES, feed_guesses
 from aggregator.fetch._fetcher import (
     ACCEPT,
     USER_AGENT,
@@ -13,18 +15,22 @@ from aggregator.fetch._fetcher import (
     FetchLimits,
     FetchResult,
     fetch_feed,
+    local_file_validator,
 )
 from aggregator.fetch._guard import AddressPolicy, is_public_address
 from aggregator.fetch._ping import ping_hub
 
 __all__ = [
     "ACCEPT",
+    "FEED_GUESSES",
     "USER_AGENT",
     "AddressPolicy",
     "FetchLimits",
     "FetchResult",
     "Fetcher",
+    "feed_guesses",
     "fetch_feed",
     "is_public_address",
+    "local_file_validator",
     "ping_hub",
 ]

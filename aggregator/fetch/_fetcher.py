@@ -10,6 +10,8 @@ exceptions never escape.
 from __future__ import annotations
 
 import math
+import os
+import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from aggregator.config import PollingConfig
 from aggregator.errors import (
     BlockedAddressError,
     FeedGoneError,
+    FetchCancelledError,
     FetchError,
     HTTPStatusError,
     ResponseTooLargeError,
@@ -37,6 +40,7 @@ from aggregator.fetch._guard import (
     AddressRefused,
     CallContext,
     Deadline,
+    FetchCancelled,
     allow_any_address,
     in_call,
     is_public_address,
@@ -117,24 +121,58 @@ class Fetcher:
             )
         self._address_policy = address_policy
         self._pool_manager = new_pool_manager()
+        self._calls: set[CallContext] = set()  # fetches in progress, for cancel()
+        self._calls_lock = threading.Lock()
+        self._cancelled = False
 
     def fetch(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
     ) -> FetchResult:
         """Fetches ``url`` (http, https or file) and returns a 200 or 304 FetchResult.
 
+        A local file is a 304 when its modification time and size are those of
+        ``last_modified`` (see local_file_validator), without being read.
+
         Raises FeedGoneError (410), HTTPStatusError (other 4xx/5xx),
         TooManyRedirectsError, BlockedAddressError, FetchTimeoutError,
-        ResponseTooLargeError, or FetchError for anything else.
+        ResponseTooLargeError, FetchCancelledError (after ``cancel``), or FetchError for
+        anything else.
         """
         scheme = _scheme_of(url)
         if scheme == "file":
-            return _read_file(url, self._limits.max_body_bytes)
+            return _read_file(url, self._limits.max_body_bytes, last_modified)
         if scheme not in _HTTP_SCHEMES:
             raise FetchError(url, f"unsupported URL scheme {scheme!r}")
         deadline = Deadline(self._limits.total_timeout)
-        with in_call(CallContext(deadline, self._address_policy)):
-            return self._fetch_http(url, _request_headers(etag, last_modified), deadline)
+        context = CallContext(deadline, self._address_policy)
+        with self._calls_lock:
+            if self._cancelled:
+                raise FetchCancelledError(url)
+            self._calls.add(context)
+        try:
+            with in_call(context):
+                result = self._fetch_http(url, _request_headers(etag, last_modified), deadline)
+        except (FetchError, FetchCancelled) as e:
+            if context.cancelled.is_set():
+                raise FetchCancelledError(url) from e
+            raise
+        finally:
+            with self._calls_lock:
+                self._calls.discard(context)
+        if context.cancelled.is_set():
+            # A body cut short by the cancel can look complete: never keep it.
+            raise FetchCancelledError(url)
+        return result
+
+    def cancel(self) -> int:
+        """Abandons every fetch in progress (each raises FetchCancelledError within a
+        moment) and refuses new ones. Returns how many were in progress."""
+        with self._calls_lock:
+            self._cancelled = True
+            calls = list(self._calls)
+        for context in calls:
+            context.cancel()
+        return len(calls)
 
     def close(self) -> None:
         """Closes pooled connections; the fetcher should not be used afterwards."""
@@ -174,7 +212,11 @@ class Fetcher:
             )
         except AddressRefused as e:
             where = "" if hop_url == url else f" (redirect to {hop_url})"
-            raise BlockedAddressError(url, f"address not allowed: {e}{where}") from e
+            raise BlockedAddressError(
+                url,
+                f"address not allowed: {e}{where}; set polling.allow_private_networks: true "
+                "in feeds.yaml to poll feeds on this network",
+            ) from e
         except LIBRARY_ERRORS as e:
             raise convert_error(url, hop_url, e, deadline) from e
 
@@ -392,8 +434,22 @@ def _size(count: int) -> str:
 # --- file: URLs ---------------------------------------------------------------------------
 
 
-def _read_file(url: str, max_bytes: int) -> FetchResult:
-    """Returns the file's content as a 200 result (file: URLs come from the admin's config).
+def local_file_validator(url: str) -> str | None:
+    """A local file's validator: its modification time and size ("<mtime ns>-<size>"),
+    cheap to take at every tick; None when it cannot be read (or is no file: URL)."""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "file" or parts.netloc not in ("", "localhost"):
+            return None
+        stat = os.stat(unquote(parts.path))
+    except (OSError, ValueError):
+        return None
+    return f"{stat.st_mtime_ns}-{stat.st_size}"
+
+
+def _read_file(url: str, max_bytes: int, last_modified: str | None = None) -> FetchResult:
+    """Returns the file's content as a 200 result (file: URLs come from the admin's config),
+    or a 304 without reading it when its validator is still ``last_modified``.
 
     Raises FetchError when it can't be read, ResponseTooLargeError past max_bytes.
     """
@@ -402,6 +458,17 @@ def _read_file(url: str, max_bytes: int) -> FetchResult:
     if parts.netloc not in ("", "localhost"):
         raise FetchError(url, "file: URLs must name a local path (file:///path)")
     path = unquote(parts.path)
+    validator = local_file_validator(url)
+    if validator is not None and validator == last_modified:
+        return FetchResult(
+            url=url,
+            final_url=url,
+            status=304,
+            body=None,
+            headers={},
+            last_modified=validator,
+            elapsed_seconds=time.monotonic() - started,
+        )
     try:
         with open(path, "rb") as file:
             body = file.read(max_bytes + 1)
@@ -421,5 +488,6 @@ def _read_file(url: str, max_bytes: int) -> FetchResult:
         status=200,
         body=body,
         headers={},
+        last_modified=validator,
         elapsed_seconds=time.monotonic() - started,
     )

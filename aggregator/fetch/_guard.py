@@ -10,6 +10,7 @@ handshake can stretch a fetch past its deadline.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import ssl
@@ -19,7 +20,6 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from urllib3 import PoolManager
@@ -122,10 +122,39 @@ class Deadline:
         return f"timed out after {self.seconds:g} s"
 
 
-@dataclass(frozen=True)
 class CallContext:
-    deadline: Deadline
-    address_policy: AddressPolicy
+    """One fetch in progress, as its sockets see it: the deadline, the address policy,
+    and what ``cancel`` needs to cut it short (its sockets, a flag)."""
+
+    def __init__(self, deadline: Deadline, address_policy: AddressPolicy) -> None:
+        self.deadline = deadline
+        self.address_policy = address_policy
+        self.cancelled = threading.Event()
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def use(self, sock: socket.socket) -> None:
+        """Note a socket this fetch uses. Raises FetchCancelled once cancelled."""
+        with self._lock:
+            self._sockets.add(sock)
+        if self.cancelled.is_set():
+            raise FetchCancelled("the fetch was cancelled")
+
+    def cancel(self) -> None:
+        """Cut the fetch short: its blocked connects and receives return at once."""
+        self.cancelled.set()
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            # The plain socket's shutdown, also for TLS sockets (the thread reading from
+            # it owns the TLS state); OSError: not connected yet, or closed already.
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class FetchCancelled(Exception):
+    """Raised inside urllib3 when the fetch was cancelled; not an OSError, so urllib3
+    lets it through untouched."""
 
 
 # urllib3 connects and reads in the calling thread, so a thread-local is how the
@@ -163,6 +192,9 @@ def _time_left() -> float | None:
 
 
 def _limit_to_deadline(sock: socket.socket) -> None:
+    context = _current_call()
+    if context is not None:
+        context.use(sock)
     remaining = _time_left()
     if remaining is not None:
         sock.settimeout(remaining)
@@ -251,6 +283,7 @@ def _open_guarded_socket(conn: HTTPConnection) -> socket.socket:
 # of these threads while the fetch waits at most until its deadline; a lookup that
 # outlives it finishes there, abandoned (a stuck resolver ties up at most these).
 _RESOLVER = ThreadPoolExecutor(max_workers=8, thread_name_prefix="aggregator-dns")
+_RESOLVE_SLICE = 0.25
 
 
 def _resolve(host: str, port: int | None) -> list[Any]:
@@ -264,9 +297,17 @@ def _resolve(host: str, port: int | None) -> list[Any]:
     lookup = _RESOLVER.submit(
         socket.getaddrinfo, host, port, allowed_gai_family(), socket.SOCK_STREAM
     )
+    context = _current_call()
     try:
-        return lookup.result(timeout=remaining)
-    except TimeoutError:
+        # In slices, so a cancelled fetch stops waiting within one.
+        while True:
+            if context is not None and context.cancelled.is_set():
+                raise FetchCancelled("the fetch was cancelled")
+            try:
+                return lookup.result(timeout=min(_RESOLVE_SLICE, remaining))
+            except TimeoutError:
+                remaining = _time_left() or 0.0
+    except (TimeoutError, FetchCancelled):
         lookup.cancel()  # when still queued behind stuck lookups
         raise
 
@@ -280,6 +321,9 @@ def _connect(
 ) -> socket.socket:
     sock = _DeadlineSocket(family, kind, proto)
     try:
+        context = _current_call()
+        if context is not None:
+            context.use(sock)  # so a cancel interrupts the connect too
         for level, option, value in conn.socket_options or ():
             sock.setsockopt(level, option, value)
         timeout = conn.timeout if isinstance(conn.timeout, int | float) else None

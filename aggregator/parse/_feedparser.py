@@ -23,6 +23,7 @@ import feedparser.encodings
 import feedparser.mixin
 
 from aggregator.errors import ParseError
+from aggregator.parse._discover import looks_like_html
 from aggregator.parse._fields import (
     as_list,
     describe,
@@ -42,6 +43,11 @@ from aggregator.types import Enclosure, EntryData, FeedData
 
 __all__ = ["parse_feed"]
 
+NOT_A_FEED_BUT_A_PAGE = (
+    "not a feed: this address is a web page (HTML), not RSS, Atom or JSON Feed; "
+    "`aggregator add` with this address, or Add feed on the admin pages, finds the feed "
+    "the page links to"
+)
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
 _UTF8_CONTENT_TYPE = "application/xml; charset=utf-8"
 # What feedparser 6.0 raises on hostile input instead of flagging it "bozo" (found with
@@ -82,6 +88,8 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str] | None = Non
     """
     if not body.strip():
         raise ParseError(url, "not a feed: the document is empty")
+    if looks_like_html(body):
+        raise ParseError(url, NOT_A_FEED_BUT_A_PAGE)
     response_headers = _response_headers(headers, url)
     if _is_json(body, response_headers["content-type"]):
         return parse_json_feed(body, url)

@@ -54,6 +54,7 @@ from aggregator.publish._render import (
     entry_renderer,
     render_feed,
     render_opml,
+    render_outputs_opml,
 )
 from aggregator.publish._websub import ping_changes, topic_urls
 
@@ -93,6 +94,7 @@ __all__ = [
     "prune_renderings",
     "render_feed",
     "render_opml",
+    "render_outputs_opml",
     "story_id_uri",
     "story_matches",
     "topic_urls",

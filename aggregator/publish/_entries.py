@@ -111,6 +111,9 @@ class _Source:
     feed_url: str | None  # http(s) only
     site_url: str | None  # http(s) only
     id: str
+    # Where RSS's <source url> points: the feed, else its site, else (a local file
+    # with neither) the source feed's page in this reader.
+    rss_url: str
 
 
 @dataclass(frozen=True)
@@ -132,14 +135,15 @@ class Entry:
 
 
 @functools.lru_cache(maxsize=1024)  # one per feed, shared by its stories
-def _source(tag_base: str, feed_id: int, title: str, url: str, site_url: str | None) -> _Source:
-    feed = http_url(url)
+def _source(site: SiteConfig, feed_id: int, title: str, url: str, site_url: str | None) -> _Source:
+    feed, site_page = http_url(url), http_url(site_url)
     return _Source(
         title=plain_line(title, NAME_LIMIT) or "Untitled feed",
         feed_url=feed,
-        site_url=http_url(site_url),
+        site_url=site_page,
         # Local (file:) feeds get an id of ours rather than exposing a server path.
-        id=feed or f"{tag_base}/source/{feed_id}",
+        id=feed or f"{_tag_base(site)}/source/{feed_id}",
+        rss_url=feed or site_page or f"{site.base_url}/f/{feed_id}",
     )
 
 
@@ -203,9 +207,7 @@ def prepare(site: SiteConfig, story: StoryView, labels: Mapping[str, str]) -> En
         enclosures=tuple(enclosures.values()),
         related=tuple(related.values()),
         others=others,
-        source=_source(
-            _tag_base(site), lead.feed_id, lead.feed_title, lead.feed_url, lead.feed_site_url
-        ),
+        source=_source(site, lead.feed_id, lead.feed_title, lead.feed_url, lead.feed_site_url),
     )
 
 

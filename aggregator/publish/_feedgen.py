@@ -211,8 +211,8 @@ def _fill_entry(item: Any, entry: Entry, fmt: str, scheme: str) -> None:
         ]
         if rss_links:
             item.link(rss_links)
-        if entry.source.feed_url:
-            item.source(url=entry.source.feed_url, title=entry.source.title)
+        # Every item says where it came from, local files too (RSS 2.0 needs a url).
+        item.source(url=entry.source.rss_url, title=entry.source.title)
     if entry.categories:
         item.category(
             [{"term": slug, "label": label, "scheme": scheme} for slug, label in entry.categories]

@@ -12,8 +12,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable, Hashable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, MutableMapping, Sequence
 from datetime import datetime
+from urllib.parse import unquote, urlsplit
 
 from aggregator import __version__
 from aggregator.config import Config, SiteConfig
@@ -23,15 +24,17 @@ from aggregator.publish._entries import (
     FeedDocument,
     feed_updated,
     http_url,
+    output_url,
     plain_line,
 )
 from aggregator.publish._feedgen import FEEDGEN_VERSION, ItemRenderer, assemble_xml
 from aggregator.publish._json import assemble_json, json_entry
+from aggregator.publish._outputs import Output
 from aggregator.types import FeedState, StoryView
 
 # Bump when a change to the publish package changes how an entry renders: stored
 # renderings made by the old code are then made again.
-RENDER_VERSION = 1
+RENDER_VERSION = 2  # 2: RSS <source> for local files too
 # Rendered entries by (entry_context, story id, story stamp) (see render_feed).
 Renderings = MutableMapping[Hashable, bytes]
 
@@ -96,16 +99,18 @@ def assemble_feed(
 
 
 def render_opml(config: Config, feeds: Sequence[FeedState] = ()) -> bytes:
-    """Return the subscription list as OPML 2.0, grouped by each feed's section.
+    """Return the subscription list as OPML 2.0: every source feed of the config, grouped
+    by its section (those without one under "Other feeds").
 
-    ``feeds`` (the stored feeds) supply titles and home pages the config lacks.
-    Local (file:) feeds are left out: their paths mean nothing to a subscriber.
+    ``feeds`` (the stored feeds) supply titles and home pages the config lacks. A local
+    (file:) feed is listed by its path on this server, which only a reader on this
+    machine can use, but it is a subscription all the same.
     """
     stored = {feed.url: feed for feed in feeds}
     groups: dict[str, list[ElementTree.Element]] = {c.name: [] for c in config.sections}
     ungrouped: list[ElementTree.Element] = []
     for feed in config.feeds:
-        url = http_url(feed.url)
+        url = http_url(feed.url) or _local_path(feed.url)
         if url is None:
             continue
         state = stored.get(feed.url)
@@ -117,15 +122,50 @@ def render_opml(config: Config, feeds: Sequence[FeedState] = ()) -> bytes:
         if site_url:
             outline.set("htmlUrl", site_url)
         groups.get(feed.section or "", ungrouped).append(outline)
+    outlines = []
+    for name, members in [*groups.items(), ("Other feeds", ungrouped)]:
+        if members:
+            group = ElementTree.Element("outline", text=name, title=name)
+            group.extend(members)
+            outlines.append(group)
+    return _opml_document(f"{plain_line(config.site.title, TITLE_LIMIT)}: subscriptions", outlines)
+
+
+def render_outputs_opml(config: Config, outputs: Iterable[Output]) -> bytes:
+    """Return the merged feeds (outputs) as OPML 2.0, to subscribe to all of them at
+    once: each by its Atom URL, with its page in the reader."""
+    outlines = []
+    for output in outputs:
+        title = plain_line(output.title, NAME_LIMIT) or output.name
+        outlines.append(
+            ElementTree.Element(
+                "outline",
+                type="rss",
+                text=title,
+                title=title,
+                description=plain_line(output.subtitle, TITLE_LIMIT),
+                xmlUrl=output_url(config.site, output.name, "atom"),
+                htmlUrl=f"{config.site.base_url}{output.reader_path}",
+            )
+        )
+    return _opml_document(f"{plain_line(config.site.title, TITLE_LIMIT)}: merged feeds", outlines)
+
+
+def _opml_document(title: str, outlines: list[ElementTree.Element]) -> bytes:
     root = ElementTree.Element("opml", version="2.0")
     head = ElementTree.SubElement(root, "head")
-    title = plain_line(config.site.title, TITLE_LIMIT)
-    ElementTree.SubElement(head, "title").text = f"{title}: subscriptions"
+    ElementTree.SubElement(head, "title").text = title
     ElementTree.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
     body = ElementTree.SubElement(root, "body")
-    for name, outlines in [*groups.items(), ("Other feeds", ungrouped)]:
-        if outlines:
-            group = ElementTree.SubElement(body, "outline", text=name, title=name)
-            group.extend(outlines)
+    body.extend(outlines)
+    ElementTree.indent(root, space="  ")
     tree: bytes = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
-    return tree
+    return tree + b"\n"
+
+
+def _local_path(url: str) -> str | None:
+    """The path of a file: URL, as plain text safe in XML, or None."""
+    parts = urlsplit(url)
+    if parts.scheme != "file":
+        return None
+    return plain_line(unquote(parts.path), 4096) or None

@@ -3,7 +3,8 @@ the same code.
 
 ``Storage`` is one object whose methods come from one mixin per domain:
 
-- source feeds, their schedule and fetch history: _feeds.py (_history.py);
+- source feeds, their schedule and fetch history: _feeds.py (_history.py); what the
+  admin watches (failing feeds, recent fetches, new entries per day): _activity.py;
 - entries and stories as polls write them, filing them in sections again, and
   retention: _entries.py (_filing.py, _retention.py, _sections.py);
 - stories read back for the merged feeds: _stories.py;
@@ -19,6 +20,7 @@ _dialect.py. ``schema`` holds the tables (public: tests and migrations read it).
 from __future__ import annotations
 
 from aggregator.storage import schema
+from aggregator.storage._activity import ActivityMixin
 from aggregator.storage._entries import EntriesMixin, ExactKeysOnly
 from aggregator.storage._feeds import FeedsMixin
 from aggregator.storage._migrations import MIGRATIONS
@@ -44,7 +46,7 @@ from aggregator.storage._types import (
 )
 
 
-class Storage(FeedsMixin, EntriesMixin, StoriesMixin, ReadingMixin, RenderingsMixin):
+class Storage(FeedsMixin, ActivityMixin, EntriesMixin, StoriesMixin, ReadingMixin, RenderingsMixin):
     """The one storage object; its methods come from one mixin per domain."""
 
 

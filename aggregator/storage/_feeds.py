@@ -16,6 +16,8 @@ from aggregator.types import FeedState, FetchAttempt
 
 feeds = schema.feeds
 RELEASE_LEASE = {"lease_owner": None, "lease_until": None}
+# The feeds a poll visits when due: listed in the config, not gone, not paused.
+_POLLED = (feeds.c.active.is_(True), feeds.c.gone.is_(False), feeds.c.paused.is_(False))
 
 
 def feed_state(row: Row[Any]) -> FeedState:
@@ -44,6 +46,7 @@ def feed_state(row: Row[Any]) -> FeedState:
         redirect_target=row.redirect_target,
         redirect_count=row.redirect_count or 0,
         publisher_hints=row.publisher_hints,
+        paused=bool(row.paused),
     )
 
 
@@ -87,6 +90,7 @@ def _move_feed(
             "permanent_redirect_url": None,
             "redirect_target": None,
             "redirect_count": 0,
+            "next_check_at": None,  # its new address is tried at once
         },
     )
 
@@ -114,6 +118,7 @@ class FeedsMixin(StorageBase):
                     "priority": feed.priority,
                     "labels": feed.labels,
                     "active": True,
+                    "paused": feed.paused,
                 }
                 if feed.url in existing:
                     conn.execute(update(feeds).where(feeds.c.id == existing[feed.url]), values)
@@ -158,7 +163,7 @@ class FeedsMixin(StorageBase):
         """Return active feeds whose next check time has come, most overdue first."""
         query = (
             select(feeds)
-            .where(feeds.c.active.is_(True), feeds.c.gone.is_(False))
+            .where(*_POLLED)
             .where(or_(feeds.c.next_check_at.is_(None), feeds.c.next_check_at <= now))
             .order_by(feeds.c.next_check_at.is_not(None), feeds.c.next_check_at, feeds.c.id)
         )
@@ -177,7 +182,7 @@ class FeedsMixin(StorageBase):
         """
         query = (
             select(feeds.c.id)
-            .where(feeds.c.active.is_(True), feeds.c.gone.is_(False))
+            .where(*_POLLED)
             .where(or_(feeds.c.next_check_at.is_(None), feeds.c.next_check_at <= now))
             .where(or_(feeds.c.lease_until.is_(None), feeds.c.lease_until <= now))
             .order_by(feeds.c.next_check_at.is_not(None), feeds.c.next_check_at, feeds.c.id)

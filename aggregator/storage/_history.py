@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, Row, delete, func, insert, select
 
 from aggregator.storage import schema
 from aggregator.storage._dialect import chunked, in_ids
@@ -69,16 +70,17 @@ def read_history(conn: Connection, feed_id: int) -> list[FetchAttempt]:
         .where(attempts.c.feed_id == feed_id)
         .order_by(attempts.c.attempted_at.desc(), attempts.c.id.desc())
     )
-    return [
-        FetchAttempt(
-            attempted_at=row.attempted_at,
-            outcome=row.outcome,
-            http_status=row.http_status,
-            duration_ms=row.duration_ms,
-            bytes=row.bytes,
-            new_entries=row.new_entries,
-            updated_entries=row.updated_entries,
-            error=row.error,
-        )
-        for row in conn.execute(query)
-    ]
+    return [attempt_of(row) for row in conn.execute(query)]
+
+
+def attempt_of(row: Row[Any]) -> FetchAttempt:
+    return FetchAttempt(
+        attempted_at=row.attempted_at,
+        outcome=row.outcome,
+        http_status=row.http_status,
+        duration_ms=row.duration_ms,
+        bytes=row.bytes,
+        new_entries=row.new_entries,
+        updated_entries=row.updated_entries,
+        error=row.error,
+    )

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 
@@ -112,6 +113,8 @@ feeds = Table(
     # feed's labels count when its stories are filed (trust, ignore_tags, ...).
     Column("priority", Integer),
     Column("labels", Text),
+    # paused: true in feeds.yaml: listed and shown, never due.
+    Column("paused", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 stories = Table(

@@ -14,7 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from aggregator.config import Config
-from aggregator.errors import AggregatorError, FeedGoneError, HTTPStatusError
+from aggregator.errors import (
+    AggregatorError,
+    FeedGoneError,
+    FetchCancelledError,
+    HTTPStatusError,
+)
 from aggregator.fetch import FetchResult
 from aggregator.parse import parse_feed
 from aggregator.process import (
@@ -45,7 +50,9 @@ log = logging.getLogger(__name__)
 SUMMARY_TEXT_CHARS = 1000
 DEFAULT_BOUNDS = Bounds()
 RATE_WINDOW = timedelta(days=14)  # how far back a feed's publishing rate is measured
-Status = Literal["ok", "not_modified", "failed"]
+# cancelled: the fetch was abandoned because the service is stopping; nothing was
+# recorded and the feed stays due.
+Status = Literal["ok", "not_modified", "failed", "cancelled"]
 
 
 class FetchesFeeds(Protocol):
@@ -121,6 +128,8 @@ class Updater:
         started = time.monotonic()
         try:
             return self._update(feed, now, started)
+        except FetchCancelledError:
+            return self._outcome(feed, "cancelled")
         except AggregatorError as e:
             return self._record_failure(feed, now, e, _elapsed_ms(started))
 
@@ -157,7 +166,12 @@ class Updater:
             result.body is not None and _body_hash(result.body) == feed.body_hash
         )
         if not unchanged:
-            return self._store(feed, now, started, result, redirect)
+            try:
+                return self._store(feed, now, started, result, redirect)
+            except AggregatorError as e:  # the server answered; what it sent is no feed
+                return self._record_failure(
+                    feed, now, e, _elapsed_ms(started), http_status=result.status
+                )
         # 304, or byte-identical to the last body (servers without validators): nothing
         # to parse.
         self.writer.record_not_modified(
@@ -276,9 +290,15 @@ class Updater:
         )
 
     def _record_failure(
-        self, feed: FeedState, now: datetime, error: AggregatorError, duration_ms: int
+        self,
+        feed: FeedState,
+        now: datetime,
+        error: AggregatorError,
+        duration_ms: int,
+        *,
+        http_status: int | None = None,
     ) -> FeedOutcome:
-        status = error.status if isinstance(error, HTTPStatusError) else None
+        status = error.status if isinstance(error, HTTPStatusError) else http_status
         retry_after = error.retry_after_seconds if isinstance(error, HTTPStatusError) else None
         gone = isinstance(error, FeedGoneError)
         reason = error.message

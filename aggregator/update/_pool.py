@@ -42,11 +42,15 @@ class PollSummary:
 
 
 def host_of(url: str) -> str:
-    """The key feeds share a connection limit by (local files share one)."""
+    """The key feeds share a connection limit and host_spacing by: the host name. A
+    local file is no host: each is its own key, so files are read without spacing."""
     try:
-        return (urlsplit(url).hostname or "").lower()
+        parts = urlsplit(url)
     except ValueError:
         return ""
+    if parts.scheme.lower() == "file":
+        return url
+    return (parts.hostname or "").lower()
 
 
 def _safe_update(updater: Updater, feed: FeedState, now: datetime | None) -> FeedOutcome:

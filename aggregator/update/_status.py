@@ -11,6 +11,7 @@ from aggregator.types import (
     MOVED,
     NEW,
     OK,
+    PAUSED,
     FeedState,
     FeedStatus,
 )
@@ -31,6 +32,8 @@ def feed_status(feed: FeedState, error_threshold: int) -> FeedStatus:
         )
     if feed.permanent_redirect_url:
         return FeedStatus(MOVED, f"Moved permanently to {feed.permanent_redirect_url}", True)
+    if feed.paused and feed.active:  # failing or not, it is not polled now
+        return FeedStatus(PAUSED, "Paused in feeds.yaml: not polled", False)
     if feed.error_count >= error_threshold:
         return FeedStatus(
             FLAGGED,

@@ -7,7 +7,8 @@ Thin callers of the front object, like the CLI:
   job keeps none, so any process can pick up where another left off.
 - watch: ``Aggregator.reload_config`` every few seconds: a valid edit of feeds.yaml is
   put in force (new feeds are due at once, so a poll starts right away), an invalid
-  one is reported while the last good config stays.
+  one is reported while the last good config stays. A refresh asked for on the admin
+  pages starts a poll right away too.
 - prune: ``Aggregator.prune`` hourly.
 """
 
@@ -51,6 +52,9 @@ class BackgroundJobs:
         self.watch_seconds = watch_seconds
         self.polling = polling
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # Only the polling process files stored entries again after a section change
+        # (also when the admin pages saved the edit).
+        aggregator.refile_on_reload = polling
         self._stopping = threading.Event()
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
@@ -95,8 +99,10 @@ class BackgroundJobs:
         a ``--no-poll`` process leaves that to it.
         """
         applied = self.aggregator.reload_config(refile=self.polling)
-        if applied and self.polling and not self._stopping.is_set():
-            # New feeds are due at once: poll without waiting for the next tick.
+        requested = self.aggregator.take_poll_request()
+        if (applied or requested) and self.polling and not self._stopping.is_set():
+            # New feeds (and refreshed ones) are due at once: poll without waiting for
+            # the next tick.
             self._scheduler.modify_job("poll-due-feeds", next_run_time=datetime.now(UTC))
         return applied
 
@@ -111,7 +117,10 @@ class BackgroundJobs:
         return self.aggregator.prune()
 
     def shutdown(self) -> None:
-        """Stop: no new feed is started; polls in flight finish (each within its deadline)."""
+        """Stop within moments: no new feed is started, fetches in flight are abandoned
+        (their feeds stay due, their leases are given back; the poll logs how many),
+        writes in progress finish."""
         self._stopping.set()
+        self.aggregator.cancel_fetches()
         self._scheduler.shutdown(wait=True)
         log.info("background jobs stopped")

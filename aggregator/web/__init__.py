@@ -60,11 +60,12 @@ def create_app(
     app = Flask(__name__, static_folder=None)
     app.config.from_mapping(test_config or {})
     app.extensions[EXTENSION_KEY] = AppState(source or Aggregator.open())
-    from aggregator.web import health, metrics, outputs, reader, security
+    from aggregator.web import admin, health, metrics, outputs, reader, security
 
     security.init_app(app)
     health.init_app(app)
     outputs.init_app(app)
     reader.init_app(app)
+    admin.init_app(app)
     metrics.init_app(app)
     return app

@@ -1,4 +1,5 @@
-"""The merged feeds over HTTP: /feeds/<name>.atom|.rss|.json and /feeds.opml.
+"""The merged feeds over HTTP: /feeds/<name>.atom|.rss|.json, /feeds.opml (the source
+feeds) and /outputs.opml (the merged feeds themselves).
 
 Pages are built by Aggregator.render_output (entries rendered once per change, kept in
 memory here and stored in the database). A rendered page of an output is kept
@@ -218,6 +219,14 @@ def subscriptions() -> Response:
     """The subscription list as OPML (small: built on every request, still 304-able)."""
     source = aggregator()
     rendering = _rendering(source.render_opml(), (), None, None)
+    return _respond(rendering, CONTENT_TYPES["opml"], _max_age(source.config))
+
+
+@blueprint.get("/outputs.opml")
+def outputs_opml() -> Response:
+    """The merged feeds as OPML, to subscribe to all of them at once."""
+    source = aggregator()
+    rendering = _rendering(source.render_outputs_opml(), (), None, None)
     return _respond(rendering, CONTENT_TYPES["opml"], _max_age(source.config))
 
 

@@ -1,7 +1,8 @@
 """The reader's pages (GET only; nothing here changes state).
 
 River ``/``, sections ``/c/<slug>``, feeds ``/f/<id>``, ``/starred``, a story
-``/s/<id>``, ``/search`` and the feeds' health ``/feeds``. Marking read on open is
+``/s/<id>``, ``/search`` and the feeds' health ``/feeds`` (with the admin's tools,
+for admins; admin.py has the admin pages). Marking read on open is
 done by the story page's script with a POST (see actions.py), so that prefetching,
 crawling or reloading a page never changes anything.
 """
@@ -16,6 +17,7 @@ from aggregator.scopes import ALL, STARRED, feed_scope, scope_feed, scope_sectio
 from aggregator.types import StoryCursor
 from aggregator.web import aggregator, state
 from aggregator.web.access import may_administer
+from aggregator.web.admin import admin_notices
 from aggregator.web.assets import asset_dir
 from aggregator.web.present import (
     article_html,
@@ -86,7 +88,7 @@ def list_page(scope: str, heading: str, **context: Any) -> str:
 
 @blueprint.get("/")
 def river() -> str:
-    return list_page(ALL, "All stories")
+    return list_page(ALL, "All stories", notices=admin_notices())
 
 
 @blueprint.get("/c/<slug>")
@@ -154,7 +156,12 @@ def search() -> str:
 def feeds_health() -> str:
     # Feeds that need the admin first (feed_health's order), then by title.
     return render_page(
-        "feeds.html", "", feeds=aggregator().feed_health(), config_error=state().config_error
+        "feeds.html",
+        "",
+        feeds=aggregator().feed_health(),
+        activity=aggregator().feed_activity(),
+        config_error=state().config_error,
+        is_admin=may_administer(),
     )
 
 
