@@ -395,7 +395,9 @@ def run_pipeline(
 
     ``poll``: every outlet's first versions in one poll, then the updates in a second;
     ``time``: a poll every 12 hours of the scenario's time, each feed holding what was
-    published by then (steady polling)."""
+    published by then (steady polling); ``restart``: as ``time``, each poll by a new
+    process (``aggregator poll`` from cron), whose story index is loaded from the
+    database."""
     config = pipeline_config(scenario, folder)
     variants = [v for s in scenario["stories"] for v in s["variants"]]
     end = max(_published(v) for v in variants) + timedelta(hours=1)
@@ -413,16 +415,18 @@ def run_pipeline(
             moment += timedelta(hours=12)
         steps = [(at, lambda v, at=at: _published(v) <= at) for at in moments]
     clock = [steps[0][0]]
-    with Aggregator.open(
-        config, database=f"sqlite:///{folder / 'quality.db'}", clock=lambda: clock[0]
-    ) as aggregator:
-        for at, shown in steps:
-            clock[0] = at
-            _write_feeds(scenario, folder, shown)
-            summary = aggregator.update_feeds(scheduled=False)
-            failed = [o for o in summary.outcomes if o.status == "failed"]
-            if failed:
-                raise RuntimeError(f"feeds failed: {failed}")
+    database = f"sqlite:///{folder / 'quality.db'}"
+    rounds = [steps] if order != "restart" else [[step] for step in steps]
+    for steps_of_process in rounds:
+        with Aggregator.open(config, database=database, clock=lambda: clock[0]) as aggregator:
+            for at, shown in steps_of_process:
+                clock[0] = at
+                _write_feeds(scenario, folder, shown)
+                summary = aggregator.update_feeds(scheduled=False)
+                failed = [o for o in summary.outcomes if o.status == "failed"]
+                if failed:
+                    raise RuntimeError(f"feeds failed: {failed}")
+    with Aggregator.open(config, database=database, clock=lambda: clock[0]) as aggregator:
         return _stored(aggregator, scenario, config)
 
 
@@ -575,7 +579,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'pure code' if args.pure else 'pipeline (polled into SQLite)'}\n{HEADER}")
     for path in files:
         scenario = load_scenario(path)
-        for order in ("poll", "time"):
+        for order in ("poll", "time") if args.pure else ("poll", "time", "restart"):
             quality = evaluate(scenario, order) if args.pure else evaluate_pipeline(scenario, order)
             print(format_row(path.stem.removeprefix("newsroom-"), order, quality))
     if not args.no_scale:

@@ -47,10 +47,11 @@ def test_alt_newsroom_floor(order: str) -> None:
     assert result.wrong_sections_per_story <= 0.03
 
 
-@pytest.mark.parametrize("order", ["poll", "time"])
+@pytest.mark.parametrize("order", ["poll", "time", "restart"])
 def test_alt_newsroom_through_the_pipeline(order: str) -> None:
     """The same measures on what the pipeline stored: feeds in each outlet's format,
-    parsed, sanitized, matched and filed by the writer, read back from SQLite."""
+    parsed, sanitized, matched and filed by the writer, read back from SQLite; in
+    ``restart`` each poll is a new process, its story index loaded from the database."""
     result = quality.evaluate_pipeline(quality.load_scenario(DATA / "newsroom-alt.json"), order)
     assert result.precision >= 0.98
     assert result.recall >= 0.95
@@ -94,12 +95,13 @@ def test_measure_reads_plain_mappings() -> None:
     assert apart.exact_shown_twice == apart.exact_total > 0
 
 
-def test_holdout_newsroom_through_the_pipeline() -> None:
+@pytest.mark.parametrize("order", ["poll", "restart"])
+def test_holdout_newsroom_through_the_pipeline(order: str) -> None:
     """A set written apart from the rules and never tuned on (how they generalise):
     stories as well as on the others; its sections are harder (labels that disagree
     with the story, stories no evidence names)."""
     scenario = quality.load_scenario(DATA / "newsroom-holdout.json")
-    result = quality.evaluate_pipeline(scenario, "poll")
+    result = quality.evaluate_pipeline(scenario, order)
     assert result.precision >= 0.99 and result.recall >= 0.98
     assert result.exact_shown_twice == result.near_misses_merged == 0
     assert result.worded_separate <= 0.02 * result.worded_total

@@ -284,8 +284,16 @@ class StoryIndex:
         vector: Iterable[tuple[str, float]],
     ) -> None:
         """Retain a stored entry from the vector ``vector_of`` gave when it was added
-        (no text to analyse: an index is loaded quickly after a start)."""
-        self._retain(key, feed, story_id, published.timestamp(), dict(vector))
+        (no text to analyse: an index is loaded quickly after a start).
+
+        Its terms count in the document frequencies: only its strongest ones are
+        stored, but those (names, rare words) are the ones whose frequency matters;
+        the English prior stands in for the everyday words.
+        """
+        weights = dict(vector)
+        if key not in self._entries:
+            self.frequencies.add(weights)
+        self._retain(key, feed, story_id, published.timestamp(), weights)
 
     def vector_of(self, key: str) -> list[tuple[str, float]]:
         """A retained entry's vector (term, weight), strongest first, for storing."""
