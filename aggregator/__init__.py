@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     )
     from aggregator.core import Aggregator, Clock
     from aggregator.errors import (
+        AccountError,
         AggregatorError,
+        AuthenticationError,
         BlockedAddressError,
         ConfigError,
         ConfigErrors,
@@ -49,11 +51,14 @@ if TYPE_CHECKING:
         ParseError,
         ResponseTooLargeError,
         StorageError,
+        TooManyAttemptsError,
         TooManyRedirectsError,
     )
     from aggregator.publish import BuiltPage, Output
     from aggregator.scopes import ALL, STARRED, feed_scope, section_scope
     from aggregator.types import (
+        ANONYMOUS,
+        AppPassword,
         Enclosure,
         EntryView,
         FeedHealth,
@@ -67,7 +72,9 @@ if TYPE_CHECKING:
         StoryCursor,
         StoryState,
         StoryView,
+        StreamFilter,
         UnreadCounts,
+        User,
     )
     from aggregator.update import FeedOutcome, PollSummary
 
@@ -85,7 +92,9 @@ _HOMES = {
         "load_config",
     ),
     "aggregator.errors": (
+        "AccountError",
         "AggregatorError",
+        "AuthenticationError",
         "BlockedAddressError",
         "ConfigError",
         "ConfigErrors",
@@ -98,11 +107,14 @@ _HOMES = {
         "ParseError",
         "ResponseTooLargeError",
         "StorageError",
+        "TooManyAttemptsError",
         "TooManyRedirectsError",
     ),
     "aggregator.publish": ("BuiltPage", "Output"),
     "aggregator.scopes": ("ALL", "STARRED", "feed_scope", "section_scope"),
     "aggregator.types": (
+        "ANONYMOUS",
+        "AppPassword",
         "Enclosure",
         "EntryView",
         "FeedHealth",
@@ -116,7 +128,9 @@ _HOMES = {
         "StoryCursor",
         "StoryState",
         "StoryView",
+        "StreamFilter",
         "UnreadCounts",
+        "User",
     ),
     "aggregator.update": ("FeedOutcome", "PollSummary"),
 }
@@ -124,9 +138,13 @@ _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "ALL",
+    "ANONYMOUS",
     "STARRED",
+    "AccountError",
     "Aggregator",
     "AggregatorError",
+    "AppPassword",
+    "AuthenticationError",
     "BlockedAddressError",
     "BuiltPage",
     "Clock",
@@ -165,8 +183,11 @@ __all__ = [
     "StoryCursor",
     "StoryState",
     "StoryView",
+    "StreamFilter",
+    "TooManyAttemptsError",
     "TooManyRedirectsError",
     "UnreadCounts",
+    "User",
     "__version__",
     "feed_scope",
     "load_config",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import ipaddress
 import signal
 import socket
 import sys
@@ -17,6 +18,7 @@ from aggregator import FeedOutcome, PollSummary, __version__
 from aggregator.config import Config, ConfigEdit, default_config_path, load_config
 from aggregator.core import Aggregator, Discovery, FeedCandidate, ImportPlan
 from aggregator.errors import (
+    AccountError,
     AggregatorError,
     ConfigConflictError,
     ConfigEditError,
@@ -230,10 +232,21 @@ def serve(config_path: str, host: str, port: int, threads: int, no_poll: bool) -
     """Serve the web reader and the merged feeds, and poll feeds in the background.
 
     Listens on 127.0.0.1 by default: put a reverse proxy with TLS in front to
-    expose it. SIGTERM or Ctrl-C stops it within seconds: no new poll starts, fetches
-    in flight are abandoned (their feeds stay due), writes in progress finish.
+    expose it. Until a user exists it serves this machine only, and refuses to listen
+    on another address. SIGTERM or Ctrl-C stops it within seconds: no new poll starts,
+    fetches in flight are abandoned (their feeds stay due), writes in progress finish.
     """
     aggregator = _open(_load(config_path))
+    accounts = aggregator.has_users()
+    if not accounts and not is_loopback(host):
+        aggregator.close()
+        click.echo(
+            f"aggregator serve: there is no user yet, so it serves only on 127.0.0.1; create "
+            f"the first admin with `aggregator --config {config_path} user add NAME --admin`, "
+            f"then serve on {host}",
+            err=True,
+        )
+        sys.exit(1)
     app = create_app(aggregator)
     try:
         server = create_server(app, host=host, port=port, threads=threads, ident="aggregator")
@@ -250,6 +263,12 @@ def serve(config_path: str, host: str, port: int, threads: int, no_poll: bool) -
     try:
         jobs.start()
         click.echo(f"Serving on http://{host}:{server.effective_port}/  (Ctrl-C to stop)")
+        if not accounts:
+            click.echo(
+                "No user yet: only this machine is served, and everyone on it shares one "
+                f"read state. Create the first admin with: aggregator --config {config_path} "
+                "user add NAME --admin"
+            )
         server.run()
     except (KeyboardInterrupt, SystemExit):
         click.echo("Stopping...", err=True)
@@ -437,6 +456,141 @@ def import_opml(config_path: str, opml_file: Path, dry_run: bool) -> None:
             click.echo(line)
         if plan.edit is not None:
             _save(aggregator, plan.edit, dry_run)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listening address is this machine only (127.0.0.1, ::1, localhost)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+# --- accounts ------------------------------------------------------------------------------
+
+
+def _password(password_file: TextIO | None, prompt: str = "Password") -> str:
+    """The password on the first line of a file ("-": standard input), else typed twice."""
+    if password_file is not None:
+        password = password_file.readline().rstrip("\r\n")
+        if not password:
+            raise click.UsageError("the password file is empty")
+        return password
+    value = click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    assert isinstance(value, str)
+    return value
+
+
+def _account_error(error: AccountError) -> NoReturn:
+    click.echo(f"error: {error.message}", err=True)
+    sys.exit(1)
+
+
+@cli.group()
+def user() -> None:
+    """Accounts: add users, list them, change passwords, remove them, make app passwords.
+
+    The first user is always an admin and keeps the read state the server had before
+    accounts; every later user starts with all stories unread. Names are lower-case.
+    """
+
+
+PASSWORD_FILE = click.option(
+    "--password-file",
+    type=click.File("r"),
+    help="Read the password from the first line of this file ('-': standard input) "
+    "instead of asking for it twice.",
+)
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="An admin (users, feeds-admin pages), not a reader.")
+@PASSWORD_FILE
+@click.pass_obj
+def user_add(config_path: str, name: str, admin: bool, password_file: TextIO | None) -> None:
+    """Add a user NAME (a reader unless --admin; the first user is always an admin)."""
+    with _open(_load(config_path)) as aggregator:
+        first = not aggregator.has_users()
+        try:
+            added = aggregator.add_user(name, _password(password_file), admin=admin)
+        except AccountError as e:
+            _account_error(e)
+        click.echo(f"Added {added.role} {added.name}.")
+        if first:
+            click.echo("As the first user, they keep the read and starred state of before.")
+
+
+@user.command("list")
+@click.pass_obj
+def user_list(config_path: str) -> None:
+    """List the users: name, role, since when, app passwords."""
+    with _open(_load(config_path)) as aggregator:
+        users = aggregator.list_users()
+        if not users:
+            click.echo("No users yet. Add the first admin with: aggregator user add NAME --admin")
+            return
+        click.echo(f"{'NAME':<24} {'ROLE':<7} {'SINCE':<17} APP PASSWORDS")
+        for account in users:
+            since = account.created_at.strftime("%Y-%m-%d %H:%M")
+            apps = len(aggregator.app_passwords(account.id))
+            click.echo(f"{account.name:<24} {account.role:<7} {since:<17} {apps}")
+
+
+@user.command("passwd")
+@click.argument("name")
+@PASSWORD_FILE
+@click.pass_obj
+def user_passwd(config_path: str, name: str, password_file: TextIO | None) -> None:
+    """Set a new password for NAME (their sessions are signed out)."""
+    with _open(_load(config_path)) as aggregator:
+        try:
+            account = aggregator.user_named(name)
+            aggregator.change_password(account.id, _password(password_file, "New password"))
+        except AccountError as e:
+            _account_error(e)
+        click.echo(f"Password of {account.name} changed.")
+
+
+@user.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def user_remove(config_path: str, name: str, yes: bool) -> None:
+    """Remove NAME with their read state and app passwords."""
+    with _open(_load(config_path)) as aggregator:
+        try:
+            account = aggregator.user_named(name)
+            if not yes:
+                click.confirm(f"Remove {account.name} and their read state?", abort=True)
+            aggregator.remove_user(account.id)
+        except AccountError as e:
+            _account_error(e)
+        click.echo(f"Removed {account.name}.")
+
+
+@user.command("token")
+@click.argument("name")
+@click.option("--label", default="app", show_default=True, help="What the password is for.")
+@click.pass_obj
+def user_token(config_path: str, name: str, label: str) -> None:
+    """Make an app password for NAME, for the sync APIs (shown once)."""
+    with _open(_load(config_path)) as aggregator:
+        try:
+            account = aggregator.user_named(name)
+            made = aggregator.create_app_password(account.id, label)
+        except AccountError as e:
+            _account_error(e)
+        base = aggregator.config.site.base_url
+        click.echo(made.secret)
+        click.echo(
+            f"App password {made.app_password.label!r} for {account.name} (shown once). "
+            f"Google Reader API: {base}/api/greader; Fever API: {base}/api/fever; "
+            f"user name: {account.name}.",
+            err=True,
+        )
 
 
 def main() -> None:

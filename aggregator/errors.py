@@ -147,3 +147,35 @@ class InvalidCursorError(AggregatorError):
     """A page token (``before``) of a merged feed that we did not make."""
 
     default_message = "invalid page token"
+
+
+class AccountError(AggregatorError):
+    """A request about accounts that cannot be done (an unknown user, a name taken,
+    the last admin removed); the message says why."""
+
+    default_message = "account error"
+
+
+class AuthenticationError(AggregatorError):
+    """Wrong name or password, or an unknown or expired token. The message never says
+    which part was wrong."""
+
+    default_message = "wrong name or password"
+
+
+class TooManyAttemptsError(AuthenticationError):
+    """Sign-in refused for a while after too many failures (per account or address)."""
+
+    default_message = "too many failed sign-ins"
+
+    def __init__(self, retry_after_seconds: int, message: str | None = None) -> None:
+        minutes = max(1, -(-retry_after_seconds // 60))
+        super().__init__(message or f"too many failed sign-ins; try again in {minutes} min")
+        self.retry_after_seconds = retry_after_seconds
+
+
+class InvalidRequestError(AggregatorError):
+    """A request of the sync APIs that names something malformed or unknown (a stream,
+    an item id, a parameter); nothing was changed."""
+
+    default_message = "invalid request"

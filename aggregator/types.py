@@ -388,3 +388,101 @@ class StoryDetails:
     joinings: dict[int, ReportJoining]  # by entry id
     filing: tuple[FilingReason, ...]
     related: tuple[RelatedStory, ...]  # newest first
+
+
+# --- accounts --------------------------------------------------------------------------
+
+# The reader without an account: everyone, while no user exists (the state the server
+# had before accounts), and visitors of a public server. The first user created takes
+# over its read and starred state.
+ANONYMOUS = 0
+
+ADMIN = "admin"
+READER = "reader"
+ROLES = (ADMIN, READER)
+
+
+@dataclass(frozen=True)
+class User:
+    """An account: who signs in, and whose read and starred state it is."""
+
+    id: int
+    name: str  # lower-case; sign-in ignores case
+    role: str  # ADMIN or READER
+    created_at: datetime
+    password_changed_at: datetime
+    # Carried in signed session cookies; a new password makes a new one.
+    session_key: str = field(repr=False, default="")
+    # The key in the URLs of private outputs.
+    feed_token: str = field(repr=False, default="")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN
+
+
+@dataclass(frozen=True)
+class AppPassword:
+    """A password for an app (the Google Reader and Fever APIs), as listed: never its
+    secret, which is shown once when it is made."""
+
+    id: int
+    user_id: int
+    label: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class NewAppPassword:
+    """A new app password and its secret (shown once, never stored)."""
+
+    app_password: AppPassword
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ApiSession:
+    """A signed-in app (Google Reader ClientLogin): its user and its token."""
+
+    user: User
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class StreamFilter:
+    """Which of a reader's stories a sync API stream holds, and in which order.
+
+    ``scope`` is a list of the reader (aggregator.scopes); ``lead_feed`` narrows it to
+    the stories whose lead report comes from that source feed (so a story told by
+    three outlets is in one feed's stream). ``unread``/``starred``: only stories in
+    (True) or out of (False) that state; the times bound the stories' river position
+    (``sort_at``, strictly) and arrival (``arrived_before``, inclusive).
+    """
+
+    scope: str
+    lead_feed: int | None = None
+    unread: bool | None = None
+    starred: bool | None = None
+    newer_than: datetime | None = None
+    older_than: datetime | None = None
+    arrived_before: datetime | None = None
+    oldest_first: bool = False
+
+
+@dataclass(frozen=True)
+class StreamPage:
+    """Story ids of a stream page in order, with their river positions, and where the
+    next page starts (None on the last)."""
+
+    refs: tuple[StoryCursor, ...]
+    next_cursor: StoryCursor | None
+
+
+@dataclass(frozen=True)
+class FeedUnread:
+    """Unread stories led by one source feed, and the newest one's river position."""
+
+    feed_id: int
+    unread: int
+    newest: datetime | None

@@ -60,7 +60,7 @@ ERROR_FILES = {
         "13: unknown key 'categoreis' at the top level; did you mean 'categories'?",
         "14: unknown key 'database' at the top level "
         "(allowed: site, storage, polling, categories, feeds, publish, outputs, stories, "
-        "health)",
+        "health, access)",
     ],
     "durations.yaml": [
         "5: polling.interval: invalid duration '30 minutes' (use e.g. 30m, 1h, 1d)",
@@ -178,8 +178,8 @@ def test_error_file(name: str) -> None:
             "- url: https://a.example/\n",
             [
                 "1: expected a mapping with keys site, storage, polling, "
-                "categories, feeds, publish, outputs, stories, health at the top level, "
-                "got a list"
+                "categories, feeds, publish, outputs, stories, health, access at the top "
+                "level, got a list"
             ],
         ),
         (
@@ -215,10 +215,10 @@ def test_error_file(name: str) -> None:
             [
                 "1: unknown key 1 at the top level "
                 "(allowed: site, storage, polling, categories, feeds, publish, outputs, "
-                "stories, health)",
+                "stories, health, access)",
                 "2: unknown key \"('a', 'b')\" at the top level "
                 "(allowed: site, storage, polling, categories, feeds, publish, outputs, "
-                "stories, health)",
+                "stories, health, access)",
             ],
         ),
         (
@@ -764,3 +764,27 @@ def test_feed_admin_keys_and_health(tmp_path: Path) -> None:
 )
 def test_feed_admin_key_errors(tmp_path: Path, text: str, expected: str) -> None:
     assert errors_of(write(tmp_path, text)) == [expected]
+
+
+# --- access and private outputs (accounts) ----------------------------------------------------
+
+
+def test_access_and_private_outputs(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "feeds: []\n")).access == "private"
+    config = load_config(
+        write(
+            tmp_path,
+            "access: Public\noutputs:\n  - name: inside\n    title: In\n    private: true\n",
+        )
+    )
+    assert config.access == "public"
+    assert config.outputs[0].private
+    path = write(
+        tmp_path,
+        "site:\n  title: T\naccess: open\noutputs:\n  - name: inside\n    title: In\n"
+        "    private: maybe\n",
+    )
+    assert errors_of(path) == [
+        "3: access: expected 'private' or 'public', got 'open'",
+        "7: output #1 (inside) private: expected true or false, got 'maybe'",
+    ]

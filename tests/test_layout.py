@@ -100,6 +100,7 @@ def importers_of(library: str) -> set[str]:
         ("urllib3", "aggregator/fetch/"),
         ("apscheduler", "aggregator/update/jobs.py"),
         ("waitress", "aggregator/cli.py"),
+        ("argon2", "aggregator/core/_passwords.py"),
         ("flask", "aggregator/web/"),
         ("sqlalchemy", "aggregator/storage/"),
     ],

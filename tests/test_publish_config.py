@@ -145,7 +145,7 @@ def test_errors(tmp_path: Path, text: str, expected: list[str]) -> None:
 
 
 def test_config_keys_list_the_new_keys() -> None:
-    assert CONFIG_KEYS[""][-4:] == ("publish", "outputs", "stories", "health")
+    assert CONFIG_KEYS[""][-5:] == ("publish", "outputs", "stories", "health", "access")
     assert {"icon", "websub_hub"} <= set(CONFIG_KEYS["site"])
     assert CONFIG_KEYS["publish"] == ("page_size",)
     assert CONFIG_KEYS["outputs"] == (
@@ -155,6 +155,7 @@ def test_config_keys_list_the_new_keys() -> None:
         "categories",
         "include",
         "exclude",
+        "private",
     )
 
 

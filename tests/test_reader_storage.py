@@ -20,16 +20,17 @@ from sqlalchemy import distinct, func, select
 
 from aggregator.scopes import ALL, STARRED, feed_scope, section_scope
 from aggregator.storage import Storage, fts5_query, open_storage, schema
-from aggregator.types import ReaderPage, StoryCursor
+from aggregator.types import ANONYMOUS, ReaderPage, StoryCursor
 from tests.test_storage import NOW, add_feeds, make_entry, make_update
 
 LATER = NOW + timedelta(minutes=5)
 
 
-def expected_unread(storage: Storage) -> dict[str, int]:
-    """Unread stories per scope, counted from scratch (the oracle for the counters)."""
+def expected_unread(storage: Storage, user: int = ANONYMOUS) -> dict[str, int]:
+    """One reader's unread stories per scope, counted from scratch (the oracle for the
+    counters)."""
     entries, state = schema.entries, schema.story_state
-    read = select(state.c.story_id).where(state.c.read_at.is_not(None))
+    read = select(state.c.story_id).where(state.c.read_at.is_not(None), state.c.user_id == user)
     counts: dict[str, int] = {}
     with storage.read() as conn:
         unread_stories = select(schema.stories.c.id).where(schema.stories.c.id.not_in(read))
@@ -52,20 +53,24 @@ def expected_unread(storage: Storage) -> dict[str, int]:
         starred = (
             select(func.count())
             .select_from(state)
-            .where(state.c.starred_at.is_not(None), state.c.read_at.is_(None))
+            .where(
+                state.c.starred_at.is_not(None),
+                state.c.read_at.is_(None),
+                state.c.user_id == user,
+            )
         )
         counts[STARRED] = int(conn.scalar(starred) or 0)
     return {scope: number for scope, number in counts.items() if number}
 
 
-def maintained_unread(storage: Storage) -> dict[str, int]:
-    counts = storage.unread_counts().by_scope
+def maintained_unread(storage: Storage, user: int = ANONYMOUS) -> dict[str, int]:
+    counts = storage.unread_counts(user=user).by_scope
     return {scope: number for scope, number in counts.items() if number}
 
 
-def assert_counts_exact(storage: Storage) -> dict[str, int]:
-    maintained = maintained_unread(storage)
-    assert maintained == expected_unread(storage)
+def assert_counts_exact(storage: Storage, user: int = ANONYMOUS) -> dict[str, int]:
+    maintained = maintained_unread(storage, user)
+    assert maintained == expected_unread(storage, user)
     return maintained
 
 
@@ -334,48 +339,74 @@ def test_upgrading_a_database_from_before_migration_3_indexes_its_stories(db_url
     upgraded.close()
 
 
-# --- counters stay exact under any sequence of operations (SQLite) ---------------------
+# --- counters stay exact under any sequence of operations, for several readers ------
 
 FEEDS = ("https://a.example/feed", "https://b.example/feed", "https://c.example/feed")
 SECTIONS = st.sets(st.sampled_from(["us-news", "us-military", "world"]), max_size=2)
+READER = st.integers(0, 2)  # ANONYMOUS, then the first and second user added (if yet)
 operation = st.one_of(
     st.tuples(st.just("store"), st.integers(0, 2), st.integers(0, 5), SECTIONS, st.integers(0, 3)),
-    st.tuples(st.sampled_from(["read", "unread", "star", "unstar"]), st.integers(0, 30)),
-    st.tuples(st.just("mark_all"), st.sampled_from([ALL, "section:us-news", "feed:1"])),
+    st.tuples(st.sampled_from(["read", "unread", "star", "unstar"]), st.integers(0, 30), READER),
+    st.tuples(st.just("mark_all"), st.sampled_from([ALL, "section:us-news", "feed:1"]), READER),
+    st.tuples(st.just("add_user")),
+    st.tuples(st.just("remove_user"), READER),
 )
+
+
+def run_operation(storage: Storage, readers: list[int], op: tuple, version: int) -> None:  # type: ignore[type-arg]
+    feed_ids = [1, 2, 3]
+    if op[0] == "store":
+        _, feed, item, sections, story = op
+        entry = make_entry(
+            f"i{item}",
+            content_hash=f"v{version}",
+            sections=tuple(sorted(sections)),
+            story_keys=(f"story:{story}",),
+        )
+        storage.store_feed_update(make_update(feed_ids[feed], entry, etag=f'"{version}"'))
+        return
+    if op[0] == "add_user":
+        user = storage.add_user(
+            f"u{version}", "reader", "hash", session_key="s", feed_token=f"t{version}", now=NOW
+        )
+        readers.append(user.id)
+        return
+    user = readers[op[-1] % len(readers)]
+    if op[0] == "remove_user":
+        if user != ANONYMOUS:
+            storage.remove_user(user)
+            readers.remove(user)
+    elif op[0] == "mark_all":
+        page = storage.list_reader_stories(op[1], user=user)
+        if page.stories:
+            storage.mark_all_read(
+                op[1], newest=top(page), watermark=page.watermark, now=NOW, user=user
+            )
+    elif op[0] in ("read", "unread"):
+        storage.set_read(op[1], op[0] == "read", NOW, user=user)
+    else:
+        storage.set_starred(op[1], op[0] == "star", NOW, user=user)
 
 
 @settings(
-    max_examples=30,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(st.lists(operation, max_size=12))
+@given(st.lists(operation, max_size=14))
 def test_counters_match_a_recount_after_any_operations(operations: list[tuple]) -> None:  # type: ignore[type-arg]
+    """Every reader's counters equal a recount after any sequence of polls, marks,
+    users added (the first takes ANONYMOUS's state over) and users removed."""
     with tempfile.TemporaryDirectory() as folder:
         storage = open_storage(f"sqlite:///{Path(folder) / 'p.db'}")
-        feed_ids = add_feeds(storage, *FEEDS)
+        assert add_feeds(storage, *FEEDS) == [1, 2, 3]
+        readers = [ANONYMOUS]
         for version, op in enumerate(operations, start=1):
-            if op[0] == "store":
-                _, feed, item, sections, story = op
-                entry = make_entry(
-                    f"i{item}",
-                    content_hash=f"v{version}",
-                    sections=tuple(sorted(sections)),
-                    story_keys=(f"story:{story}",),
-                )
-                storage.store_feed_update(make_update(feed_ids[feed], entry, etag=f'"{version}"'))
-            elif op[0] == "mark_all":
-                page = storage.list_reader_stories(op[1])
-                if page.stories:
-                    storage.mark_all_read(
-                        op[1], newest=top(page), watermark=page.watermark, now=NOW
-                    )
-            else:
-                action, story_id = op
-                if action in ("read", "unread"):
-                    storage.set_read(story_id, action == "read", NOW)
-                else:
-                    storage.set_starred(story_id, action == "star", NOW)
-            assert maintained_unread(storage) == expected_unread(storage), op
+            run_operation(storage, readers, op, version)
+            for user in readers:
+                assert maintained_unread(storage, user) == expected_unread(storage, user), op
+        with storage.read() as conn:  # removed users left nothing behind
+            for table in (schema.story_state, schema.story_listings, schema.unread_counts):
+                owners = set(conn.scalars(select(table.c.user_id).distinct()))
+                assert owners <= set(readers), table.name
         storage.close()

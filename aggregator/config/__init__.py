@@ -28,7 +28,10 @@ from aggregator.config._load import (
 )
 from aggregator.config._schema import CONFIG_KEYS
 from aggregator.config._types import (
+    ACCESS_MODES,
     LABEL_TRUST_VALUES,
+    PRIVATE,
+    PUBLIC,
     Config,
     FeedConfig,
     HealthConfig,
@@ -50,12 +53,15 @@ from aggregator.config._values import (
 from aggregator.config._watch import ConfigWatcher
 
 __all__ = [
+    "ACCESS_MODES",
     "CONFIG_KEYS",
     "CONFIG_PATH_ENV",
     "DATABASE_URL_ENV",
     "DEFAULT_CONFIG_PATH",
     "FEED_KEYS",
     "LABEL_TRUST_VALUES",
+    "PRIVATE",
+    "PUBLIC",
     "RESERVED_SLUGS",
     "Config",
     "ConfigEdit",

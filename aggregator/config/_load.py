@@ -34,6 +34,8 @@ from aggregator.config._schema import (
     Top,
 )
 from aggregator.config._types import (
+    ACCESS_MODES,
+    PRIVATE,
     Config,
     FeedConfig,
     HealthConfig,
@@ -167,6 +169,7 @@ class _Loader:
         outputs = self.outputs(categories, known_labels)
         health = self.section(Health, "health") or Health()
         stories = self.section(Stories, "stories") or Stories()
+        access = self.access()
         return Config(
             path=str(Path(os.path.abspath(self.path))),
             site=SiteConfig(
@@ -188,7 +191,23 @@ class _Loader:
             stories=StoriesConfig(
                 window_seconds=stories.window, new_report_unreads=stories.new_report_unreads
             ),
+            access=access,
         )
+
+    def access(self) -> str:
+        """Who may read the web reader once accounts exist: private (the default) or
+        public."""
+        value = self.root.get("access") if isinstance(self.root, dict) else None
+        if value is None:
+            return PRIVATE
+        if isinstance(value, str) and value.strip().lower() in ACCESS_MODES:
+            return value.strip().lower()
+        self.error(
+            f"access: expected {' or '.join(repr(mode) for mode in ACCESS_MODES)}, "
+            f"got {shown(value)}",
+            self.line(("access",)),
+        )
+        return PRIVATE
 
     def polling_config(self, polling: Polling) -> PollingConfig:
         connect_timeout = polling.connect_timeout
@@ -390,6 +409,7 @@ class _Loader:
                     sections=tuple(dict.fromkeys(name for name in names if name)),
                     include=tuple(unique(model.include)),
                     exclude=tuple(unique(model.exclude)),
+                    private=model.private,
                     line=self.line(loc),
                 )
             )

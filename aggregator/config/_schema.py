@@ -60,6 +60,7 @@ class Top(_Section):
     outputs: Any = None
     stories: Any = None
     health: Any = None
+    access: Any = None
 
 
 def _absolute_http_url(value: str) -> str:
@@ -161,6 +162,7 @@ class Output(_Section):
     categories: Annotated[list[str], BeforeValidator(as_list)] = []
     include: Annotated[list[Text], BeforeValidator(as_list)] = []
     exclude: Annotated[list[Text], BeforeValidator(as_list)] = []
+    private: bool = False
 
     @field_validator("name")
     @classmethod

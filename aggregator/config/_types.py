@@ -100,7 +100,14 @@ class OutputConfig:
     sections: tuple[str, ...] = ()  # section *names*; () means every section
     include: tuple[str, ...] = ()  # phrases; a story must mention one (none: no filter)
     exclude: tuple[str, ...] = ()  # phrases; a story mentioning any is left out
+    private: bool = False  # served only with a user's feed token in the URL
     line: int | None = None  # line in feeds.yaml, for messages
+
+
+# Who may read the web reader once accounts exist (feeds.yaml: access).
+PRIVATE = "private"  # every page needs a sign-in
+PUBLIC = "public"  # anyone reads the lists and stories; state needs a sign-in
+ACCESS_MODES = (PRIVATE, PUBLIC)
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,7 @@ class Config:
     outputs: tuple[OutputConfig, ...] = ()
     health: HealthConfig = field(default_factory=HealthConfig)
     stories: StoriesConfig = field(default_factory=StoriesConfig)
+    access: str = PRIVATE  # PRIVATE or PUBLIC, once a user exists
 
     def section_names(self) -> dict[str, str]:
         """Section slug -> name, in the config's order (the one place they are paired)."""

@@ -9,7 +9,9 @@ assembles that pipeline itself.
 Its use cases live in one mixin per domain: _feeds.py (the config in force, source
 feeds, updating, filing, retention, health), _reading.py (lists, stories, search,
 read state), _outputs.py (the merged feeds), _admin.py (subscribing, importing,
-editing feeds.yaml, refreshing, watching feeds); _base.py holds what they share. Time
+editing feeds.yaml, refreshing, watching feeds), _users.py (accounts, sign-in, app
+passwords), _sync.py (the streams of the sync APIs); _base.py holds what they share,
+_passwords.py the secrets (argon2's one importer). Time
 is an argument: every use case reads the clock given at construction (``clock``),
 so a test or a script that fixes a date gives it to everything it drives.
 """
@@ -26,6 +28,8 @@ from aggregator.core._base import Clock, system_clock
 from aggregator.core._feeds import FeedsUseCases
 from aggregator.core._outputs import OutputsUseCases
 from aggregator.core._reading import ReadingUseCases
+from aggregator.core._sync import SyncUseCases
+from aggregator.core._users import UsersUseCases
 from aggregator.errors import StorageError
 from aggregator.publish import CONTENT_TYPES
 from aggregator.storage import open_storage
@@ -44,7 +48,9 @@ __all__ = [
 ]
 
 
-class Aggregator(AdminUseCases, FeedsUseCases, ReadingUseCases, OutputsUseCases):
+class Aggregator(
+    AdminUseCases, FeedsUseCases, ReadingUseCases, OutputsUseCases, UsersUseCases, SyncUseCases
+):
     """The aggregator: source feeds in, stories and merged feeds out.
 
     Open one with ``Aggregator.open(path_or_config)``; ``Aggregator(config, storage)``

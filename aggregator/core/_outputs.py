@@ -47,12 +47,14 @@ class OutputsUseCases(AggregatorBase):
         before: str | None = None,
         renderings: Any = None,
         save: bool = True,
+        key: str | None = None,
     ) -> BuiltPage:
         """One page of a merged feed in a format ("atom", "rss" or "json"): the newest,
         or the one a ``before`` page token names. Entries are rendered once per change
         of their story and stored (``save``; else the caller saves ``new_renderings``
         with ``save_renderings``); ``renderings`` is an optional in-memory map of them
-        shared between calls. Raises KeyError for an unknown output and
+        shared between calls; ``key`` (a private output's feed key) is kept in the
+        page's own links. Raises KeyError for an unknown output and
         InvalidCursorError for a page token we did not make."""
         output = self.outputs()[name]
         cursor = decode_page_token(before) if before else None
@@ -66,11 +68,13 @@ class OutputsUseCases(AggregatorBase):
             labels=self._config.section_names(),
             renderings=renderings,
             save=save,
+            key=key,
         )
 
-    def output_url(self, name: str, fmt: str) -> str:
-        """The absolute URL of an output's newest page in a format (from site.base_url)."""
-        return output_url(self._config.site, name, fmt)
+    def output_url(self, name: str, fmt: str, *, key: str | None = None) -> str:
+        """The absolute URL of an output's newest page in a format (from site.base_url),
+        with a private output's feed ``key`` when given."""
+        return output_url(self._config.site, name, fmt, key=key)
 
     def save_renderings(self, fmt: str, context: str, rendered: Sequence[Rendered]) -> None:
         """Store renderings a page made (``BuiltPage.new_renderings``). Best effort:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from aggregator.config import SiteConfig
 from aggregator.publish._outputs import EPOCH, Output
@@ -96,10 +96,15 @@ def story_id_uri(site: SiteConfig, story_id: int) -> str:
     return f"{_tag_base(site)}/story/{story_id}"
 
 
-def output_url(site: SiteConfig, name: str, fmt: str, before: str | None = None) -> str:
-    """Return the absolute URL of an output in a format, of one page when ``before``."""
+def output_url(
+    site: SiteConfig, name: str, fmt: str, before: str | None = None, key: str | None = None
+) -> str:
+    """Return the absolute URL of an output in a format, of one page when ``before``,
+    with a private output's feed ``key`` when given."""
     url = f"{site.base_url}/feeds/{name}.{fmt}"
-    return f"{url}?before={before}" if before else url
+    params = (("before", before), ("key", key))
+    query = "&".join(f"{param}={quote(value, safe='')}" for param, value in params if value)
+    return f"{url}?{query}" if query else url
 
 
 # --- what every format shows of a story --------------------------------------------------
@@ -221,9 +226,10 @@ class FeedDocument:
     section_labels: Mapping[str, str]  # category slug -> name
     before: str | None = None  # this page's token; None for the newest page
     next_before: str | None = None  # the next page's token; None on the last page
+    key: str | None = None  # a private output's feed key, kept in its own links
 
     def url(self, fmt: str, before: str | None = None) -> str:
-        return output_url(self.site, self.output.name, fmt, before)
+        return output_url(self.site, self.output.name, fmt, before, self.key)
 
     @property
     def alternate_url(self) -> str:
@@ -235,8 +241,11 @@ class FeedDocument:
 
     @property
     def hub(self) -> str | None:
-        # Only the newest page is a WebSub topic; older pages change rarely.
-        return http_url(self.site.websub_hub) if self.before is None else None
+        # Only the newest page is a WebSub topic; older pages change rarely. A private
+        # output is no topic: its address holds a user's key.
+        if self.before is not None or self.output.private:
+            return None
+        return http_url(self.site.websub_hub)
 
 
 def updated_of(story: StoryView | StoryRef) -> datetime:

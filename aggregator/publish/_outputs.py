@@ -52,6 +52,7 @@ class Output:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     reader_path: str = "/"  # the reader page showing the same stories
+    private: bool = False  # served only with a user's feed key (feeds.yaml outputs: private)
 
     @property
     def version_keys(self) -> tuple[str, ...]:
@@ -89,6 +90,7 @@ def outputs_of(config: Config) -> dict[str, Output]:
             sections=tuple(slug_of[name] for name in custom.sections if name in slug_of),
             include=custom.include,
             exclude=custom.exclude,
+            private=custom.private,
         )
     return outputs
 

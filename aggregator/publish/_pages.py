@@ -68,6 +68,7 @@ def build_page(
     labels: dict[str, str] | None = None,
     renderings: Renderings | None = None,
     save: bool = True,
+    key: str | None = None,
 ) -> BuiltPage:
     """Return one page of an output in a format ("atom", "rss" or "json").
 
@@ -76,6 +77,7 @@ def build_page(
     map of rendered entries to use and fill (see publish.render_feed). Entries
     rendered for the page are stored in the database, unless ``save`` is False:
     then the caller stores ``new_renderings`` when convenient (after answering).
+    ``key`` (a private output's feed key) is kept in the page's own links.
     """
     labels = config.section_names() if labels is None else labels
     context = entry_context(fmt, config.site, labels)
@@ -103,6 +105,7 @@ def build_page(
         section_labels=labels,
         before=token,
         next_before=encode_page_token(next_cursor) if next_cursor else None,
+        key=key,
     )
     body = assemble_feed(fmt, document, entries, feed_updated(refs))
     return BuiltPage(body, len(entries), context, tuple(rendered))

@@ -48,5 +48,6 @@ def ping_changes(config: Config, storage: HasSectionVersions, before: Versions) 
     except StorageError as e:
         log.warning("websub: cannot read section versions: %s", e)
         return 0
-    outputs = changed_outputs(config, before, after)
+    # Private outputs are no topics (their addresses hold users' keys).
+    outputs = [output for output in changed_outputs(config, before, after) if not output.private]
     return ping_hub(hub, topic_urls(config.site, outputs)) if outputs else 0

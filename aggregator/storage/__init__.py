@@ -10,7 +10,9 @@ the same code.
 - stories read back for the merged feeds: _stories.py;
 - the reader's lists, read and starred state and search: _reading.py (kept in step
   by _listings.py; search SQL in _search.py);
-- stored renderings of stories: _renderings.py.
+- stored renderings of stories: _renderings.py;
+- accounts (users, app passwords, API tokens, failed sign-ins): _users.py;
+- the streams of the sync APIs (Google Reader, Fever): _sync.py.
 
 The engine, transactions, migrations and shared settings are in _base.py,
 _engine.py, _migrations.py; what differs between SQLite and PostgreSQL in
@@ -29,6 +31,7 @@ from aggregator.storage._renderings import RenderingsMixin
 from aggregator.storage._search import fts5_query
 from aggregator.storage._sections import ALL_SECTIONS, stored_text
 from aggregator.storage._stories import StoriesMixin
+from aggregator.storage._sync import SyncMixin
 from aggregator.storage._types import (
     FeedFailure,
     FeedUpdate,
@@ -44,9 +47,19 @@ from aggregator.storage._types import (
     StoryFiling,
     union_of_given,
 )
+from aggregator.storage._users import UsersMixin
 
 
-class Storage(FeedsMixin, ActivityMixin, EntriesMixin, StoriesMixin, ReadingMixin, RenderingsMixin):
+class Storage(
+    FeedsMixin,
+    ActivityMixin,
+    EntriesMixin,
+    StoriesMixin,
+    ReadingMixin,
+    RenderingsMixin,
+    UsersMixin,
+    SyncMixin,
+):
     """The one storage object; its methods come from one mixin per domain."""
 
 

@@ -86,6 +86,35 @@ def _paused_feeds(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE feeds ADD COLUMN paused BOOLEAN NOT NULL DEFAULT false")
 
 
+def _accounts(conn: Connection) -> None:
+    for table in (schema.users, schema.app_passwords, schema.api_tokens, schema.login_failures):
+        table.create(conn, checkfirst=True)
+    # The read state, listings and counters of before accounts become ANONYMOUS's
+    # (user_id 0): the state of whoever reads without an account, which the first
+    # user created takes over (storage/_users.py).
+    for table in (schema.story_state, schema.story_listings, schema.unread_counts):
+        _key_by_reader(conn, table)
+
+
+def _key_by_reader(conn: Connection, table: Table) -> None:
+    """Rebuild a table keyed by story or scope as the current one, keyed by reader too,
+    its rows becoming ANONYMOUS's. Already done (or created so by migration 1): nothing."""
+    if "user_id" in {column["name"] for column in inspect(conn).get_columns(table.name)}:
+        return
+    old = f"{table.name}_before_accounts"
+    if conn.dialect.name == "postgresql":
+        # The primary key's index name is schema-wide; the new table needs it.
+        primary_key = inspect(conn).get_pk_constraint(table.name)["name"]
+        conn.exec_driver_sql(f'ALTER TABLE {table.name} DROP CONSTRAINT "{primary_key}"')
+    conn.exec_driver_sql(f"ALTER TABLE {table.name} RENAME TO {old}")
+    table.create(conn)  # its indexes have new names, so the old ones do not collide
+    columns = ", ".join(column.name for column in table.columns if column.name != "user_id")
+    conn.exec_driver_sql(
+        f"INSERT INTO {table.name} (user_id, {columns}) SELECT 0, {columns} FROM {old}"  # noqa: S608
+    )
+    conn.exec_driver_sql(f"DROP TABLE {old}")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema: feeds, stories, story keys, entries, sections", _initial_schema),
     (2, "feed leases, so two pollers never fetch one feed at once", _feed_leases),
@@ -97,7 +126,8 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     ),
     (5, "merged feeds: stored renderings of each story's entry", _story_renderings),
     (6, "stories by wording: how each report joined, filing reasons, related", _stories_by_wording),
-    # 7, 8 and 10 are taken by work in progress elsewhere; gaps are fine.
+    # 7 and 10 are taken by work in progress elsewhere; gaps are fine.
+    (8, "accounts: users, app passwords, API tokens; read state per reader", _accounts),
     (9, "admin: feeds paused in feeds.yaml are never due", _paused_feeds),
 ]
 

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, delete, select
 
 from aggregator.storage import schema
 from aggregator.storage._dialect import chunked, dialect_insert
-from aggregator.storage._listings import apply_unread_deltas, index_stories
+from aggregator.storage._listings import Deltas, apply_unread_deltas, index_stories
 from aggregator.storage._sections import bump_versions, file_stories
 from aggregator.storage._types import StoryFiler
 
@@ -44,7 +44,7 @@ def pruned_among(conn: Connection, feed_id: int, identities: Sequence[str]) -> s
 
 def prune_batch(conn: Connection, older_than: datetime, now: datetime, filer: StoryFiler) -> int:
     """Remove up to BATCH entries first seen before ``older_than`` (never those of a
-    starred story), in the caller's transaction; return how many."""
+    story any reader starred), in the caller's transaction; return how many."""
     starred = select(story_state.c.story_id).where(story_state.c.starred_at.is_not(None))
     rows = conn.execute(
         select(entries.c.id, entries.c.feed_id, entries.c.identity, entries.c.story_id)
@@ -97,12 +97,16 @@ def _drop_stories(conn: Connection, story_ids: list[int]) -> None:
     removed = conn.execute(
         delete(schema.story_listings)
         .where(schema.story_listings.c.story_id.in_(story_ids))
-        .returning(schema.story_listings.c.scope, schema.story_listings.c.unread)
+        .returning(
+            schema.story_listings.c.user_id,
+            schema.story_listings.c.scope,
+            schema.story_listings.c.unread,
+        )
     ).all()
-    deltas: Counter[str] = Counter()
+    deltas: Deltas = Counter()
     for row in removed:
         if row.unread:
-            deltas[row.scope] -= 1
+            deltas[(row.user_id, row.scope)] -= 1
     apply_unread_deltas(conn, deltas)
     if conn.dialect.name == "sqlite":  # FTS5 rows have no foreign key to cascade
         placeholders = ",".join(str(int(story_id)) for story_id in story_ids)

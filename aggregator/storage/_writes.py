@@ -19,7 +19,12 @@ from sqlalchemy import update as update_statement
 from aggregator.storage import schema
 from aggregator.storage._dialect import chunked, dialect_insert, in_ids
 from aggregator.storage._history import record_attempts
-from aggregator.storage._listings import index_stories, set_listings_unread
+from aggregator.storage._listings import (
+    index_stories,
+    lock_readers,
+    reader_ids,
+    set_listings_unread,
+)
 from aggregator.storage._sections import bump_versions, file_stories
 from aggregator.storage._types import (
     FeedUpdate,
@@ -138,6 +143,9 @@ def write_updates(
     leaves the previous state (and the previous ETag), so the next poll redoes the
     work without duplicating anything.
     """
+    # Readers' listings are written below: on PostgreSQL take the readers lock first,
+    # before any story row, in the order readers' own writes take them.
+    lock_readers(conn)
     assigner.prepare(lambda after, since: indexed_reports(conn, after, since))
     batch = _Batch(now=max(update.fetched_at for update in updates))
     entry_ids = IdAllocator(conn, "entries")
@@ -362,7 +370,8 @@ def _unread_again(conn: Connection, story_ids: Sequence[int]) -> None:
         .where(in_ids(conn.dialect.name, story_state.c.story_id, story_ids))
         .values(read_at=None)
     )
-    set_listings_unread(conn, story_ids, True)
+    for reader in reader_ids(conn):
+        set_listings_unread(conn, reader, story_ids, True)
 
 
 def _store_related(conn: Connection, story_ids: Iterable[int], assigner: StoryAssigner) -> None:

@@ -233,38 +233,53 @@ entry_sections = Table(
 
 # --- the web reader ------------------------------------------------------------------
 
-# Read and starred state per story: the reader shows a story once, so it is read once.
-# No row means unread and not starred, so new stories are unread without a write.
+# Read and starred state per reader and story: the reader shows a story once, so it is
+# read once. A reader is a user (users.id) or ANONYMOUS (0): whoever reads without an
+# account — everyone, before the first user exists; the first user takes that state
+# over (see storage/_users.py). No row means unread and not starred, so new stories are
+# unread without a write. user_id has no foreign key (ANONYMOUS has no users row);
+# removing a user deletes their rows explicitly.
 story_state = Table(
     "story_state",
     metadata,
     Column("story_id", Integer, ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, primary_key=True),
     Column("read_at", UTCDateTime),
     Column("starred_at", UTCDateTime),
 )
 
-# Every list of the reader as rows: a story appears under scope "all", "section:<slug>"
-# for each of its sections, "feed:<id>" for each feed that reported it and "starred"
-# while starred, with its river position and its unread flag copied in. Any page, with
-# or without the unread-only filter, is then one range scan of one index. Maintained by
-# storage/reader_index.py in the transaction that changes the story.
+# Every list of the reader as rows, for every reader: a story appears under scope
+# "all", "section:<slug>" for each of its sections, "feed:<id>" for each feed that
+# reported it and "starred" while that reader starred it, with its river position and
+# that reader's unread flag copied in. Any page, with or without the unread-only
+# filter, is then one range scan of one index. Maintained by storage/_listings.py in
+# the transaction that changes the story or the state.
 story_listings = Table(
     "story_listings",
     metadata,
     Column("story_id", Integer, ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, primary_key=True),
     Column("scope", Text, primary_key=True),
     Column("sort_at", UTCDateTime, nullable=False),
     Column("unread", Boolean, nullable=False),
-    Index("ix_story_listings_scope_sort", "scope", "sort_at", "story_id"),
-    Index("ix_story_listings_scope_unread_sort", "scope", "unread", "sort_at", "story_id"),
+    Index("ix_story_listings_user_scope_sort", "user_id", "scope", "sort_at", "story_id"),
+    Index(
+        "ix_story_listings_user_scope_unread_sort",
+        "user_id",
+        "scope",
+        "unread",
+        "sort_at",
+        "story_id",
+    ),
 )
 
-# Unread stories per scope, kept equal to the unread rows of story_listings by applying
-# a delta for every row a statement changed: the sidebar reads a few hundred small rows
-# instead of counting a hundred thousand stories on every page.
+# Unread stories per reader and scope, kept equal to the unread rows of story_listings
+# by applying a delta for every row a statement changed: the sidebar reads a few
+# hundred small rows instead of counting a hundred thousand stories on every page.
 unread_counts = Table(
     "unread_counts",
     metadata,
+    Column("user_id", Integer, primary_key=True),
     Column("scope", Text, primary_key=True),
     Column("unread", Integer, nullable=False),
 )
@@ -345,4 +360,70 @@ story_renderings = Table(
     Column("context", String(32), nullable=False),
     Column("stamp", String(32), nullable=False),
     Column("body", LargeBinary, nullable=False),
+)
+
+
+# --- accounts --------------------------------------------------------------------------
+
+# Who may sign in. Names are stored lower-case (sign-in ignores case). The password is
+# an argon2 hash; ``session_key`` is carried in signed session cookies, and replacing
+# it (a new password) signs every session of the user out; ``feed_token`` is the key
+# in the URLs of private outputs.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("role", String(16), nullable=False),  # admin or reader
+    Column("password_hash", Text, nullable=False),
+    Column("session_key", String(64), nullable=False),
+    Column("feed_token", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("password_changed_at", UTCDateTime, nullable=False),
+)
+
+# App passwords, for the sync APIs (Google Reader, Fever) and apps: random secrets
+# shown once, kept as SHA-256 digests (a fast digest is enough for 160 random bits),
+# together with the digest of the Fever API key they make (md5 of "name:password").
+app_passwords = Table(
+    "app_passwords",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("label", CleanText, nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("fever_key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime),
+    Index("ix_app_passwords_user", "user_id"),
+)
+
+# Google Reader API sessions (ClientLogin's Auth token), kept as SHA-256 digests. A
+# token expires when unused for a while (core/_users.py) and goes with its app password.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "app_password_id",
+        Integer,
+        ForeignKey("app_passwords.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime, nullable=False),
+    Index("ix_api_tokens_user", "user_id"),
+)
+
+# Failed sign-ins, per account ("user:<name>") and per address ("address:<ip>"), so
+# every process serving the database applies the same limits. Old rows are deleted as
+# new ones are written.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", CleanText, nullable=False),
+    Column("failed_at", UTCDateTime, nullable=False),
+    Index("ix_login_failures_key", "key", "failed_at"),
 )

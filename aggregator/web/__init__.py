@@ -1,4 +1,5 @@
-"""The Flask application: web reader, merged feeds and health, as blueprints.
+"""The Flask application: web reader, accounts, merged feeds, sync APIs and health, as
+blueprints.
 
 Every view is a thin caller of the front object (``aggregator.core.Aggregator``),
 which the app is given (``create_app(aggregator)``). ``create_app`` never starts the
@@ -60,12 +61,27 @@ def create_app(
     app = Flask(__name__, static_folder=None)
     app.config.from_mapping(test_config or {})
     app.extensions[EXTENSION_KEY] = AppState(source or Aggregator.open())
-    from aggregator.web import admin, health, metrics, outputs, reader, security
+    from aggregator.web import (
+        access,
+        accounts,
+        admin,
+        fever,
+        greader,
+        health,
+        metrics,
+        outputs,
+        reader,
+        security,
+    )
 
     security.init_app(app)
+    access.init_app(app)
     health.init_app(app)
     outputs.init_app(app)
     reader.init_app(app)
     admin.init_app(app)
     metrics.init_app(app)
+    app.register_blueprint(accounts.blueprint)
+    greader.init_app(app)
+    fever.init_app(app)
     return app

@@ -1,4 +1,6 @@
-"""The reader's state changes: POST only, each with a CSRF token (see security.py).
+"""The reader's state changes: POST only, each with a CSRF token (see security.py),
+each changing the state of whoever asks (access.viewer: a signed-in user, or everyone
+on this machine while there are no accounts; access.gate_reader turns others away).
 
 Forms work without JavaScript (the answer is a 303 back to the page, or to the form's
 ``next`` path on this site); the reader's script posts the same forms with
@@ -15,7 +17,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from aggregator.types import StoryState
 from aggregator.web import aggregator, state
-from aggregator.web.access import require_admin
+from aggregator.web.access import require_admin, viewer
 from aggregator.web.errors import wants_json
 from aggregator.web.present import decode_position, local_path, parse_scope, positive_int
 
@@ -41,22 +43,24 @@ def _change(story_id: int, change: StateChange) -> BaseResponse:
 
 @blueprint.post("/s/<int:story_id>/read")
 def mark_read(story_id: int) -> BaseResponse:
-    return _change(story_id, lambda sid: aggregator().mark_read(sid))
+    return _change(story_id, lambda sid: aggregator().mark_read(sid, user=viewer().reader))
 
 
 @blueprint.post("/s/<int:story_id>/unread")
 def mark_unread(story_id: int) -> BaseResponse:
-    return _change(story_id, lambda sid: aggregator().mark_read(sid, False))
+    return _change(story_id, lambda sid: aggregator().mark_read(sid, False, user=viewer().reader))
 
 
 @blueprint.post("/s/<int:story_id>/star")
 def star(story_id: int) -> BaseResponse:
-    return _change(story_id, lambda sid: aggregator().mark_starred(sid))
+    return _change(story_id, lambda sid: aggregator().mark_starred(sid, user=viewer().reader))
 
 
 @blueprint.post("/s/<int:story_id>/unstar")
 def unstar(story_id: int) -> BaseResponse:
-    return _change(story_id, lambda sid: aggregator().mark_starred(sid, False))
+    return _change(
+        story_id, lambda sid: aggregator().mark_starred(sid, False, user=viewer().reader)
+    )
 
 
 @blueprint.post("/s/<int:story_id>/split/<int:entry_id>")
@@ -85,7 +89,9 @@ def mark_all_read() -> BaseResponse | Response:
     watermark = positive_int(request.form.get("watermark"), "watermark")
     if scope is None or newest is None or watermark is None:
         raise BadRequest("the form does not say which stories were shown")
-    marked = aggregator().mark_all_read(scope, newest=newest, watermark=watermark)
+    marked = aggregator().mark_all_read(
+        scope, newest=newest, watermark=watermark, user=viewer().reader
+    )
     if wants_json():
         return jsonify({"scope": scope, "marked": marked})
     return redirect(local_path(request.form.get("next"), url_for("reader.river")), code=303)

@@ -1,6 +1,9 @@
 """The merged feeds over HTTP: /feeds/<name>.atom|.rss|.json, /feeds.opml (the source
 feeds) and /outputs.opml (the merged feeds themselves).
 
+Outputs are public, except those marked private in feeds.yaml: they answer only with
+a user's feed key (``?key=``), which their pages keep in their own links.
+
 Pages are built by Aggregator.render_output (entries rendered once per change, kept in
 memory here and stored in the database). A rendered page of an output is kept
 until a poll changes one of the sections it shows (their ``section_versions``
@@ -40,6 +43,10 @@ MAX_AGE_CAP = 3600  # seconds; subscribers should not wait longer than this for 
 # much later at most, next to the minutes of max-age the responses allow anyway.
 VERSIONS_TTL = 1.0
 VERSIONS_TTL_CONFIG = "FEEDS_VERSIONS_TTL"
+PRIVATE_MESSAGE = (
+    "This feed is private: subscribe with the address on your Settings page of the "
+    "reader (it holds your feed key).\n"
+)
 
 
 @dataclass
@@ -59,7 +66,9 @@ class RenderedPage:
         return self.gzipped
 
 
-CacheKey = tuple[str, str, str | None]  # output name, format, page token
+# Output name, format, page token, and a private output's feed key (its pages link to
+# themselves with it).
+CacheKey = tuple[str, str, str | None, str | None]
 Versions = dict[str, tuple[int, datetime]]
 
 
@@ -182,32 +191,37 @@ def merged_feed(name: str, fmt: str) -> Response:
     output = source.outputs().get(name)
     if output is None:
         abort(404)
+    key = None
+    if output.private:
+        key = request.args.get("key") or ""
+        if source.feed_token_user(key) is None:
+            return Response(PRIVATE_MESSAGE, 403, mimetype="text/plain")
     token = request.args.get("before") or None
     versions = cache.section_versions(source, output.version_keys)
     # The config object is replaced on every reload of feeds.yaml: a new one (new
     # titles, sections or outputs) invalidates the kept renderings.
     stamp = (id(config), *(versions[k][0] if k in versions else 0 for k in output.version_keys))
-    key = (name, fmt, token)
-    rendering = cache.get(key)
+    cache_key = (name, fmt, token, key)
+    rendering = cache.get(cache_key)
     built = None
     if rendering is None or rendering.stamp != stamp:
         changed_at = max(
             (versions[k][1] for k in output.version_keys if k in versions), default=None
         )
         built = source.render_output(
-            name, fmt, before=token, renderings=cache.renderings, save=False
+            name, fmt, before=token, renderings=cache.renderings, save=False, key=key
         )
         cache.rendered_entries += built.rendered
         rendering = _rendering(built.body, stamp, changed_at, rendering)
-        cache.put(key, rendering)
-    response = _respond(rendering, CONTENT_TYPES[fmt], _max_age(config))
+        cache.put(cache_key, rendering)
+    response = _respond(rendering, CONTENT_TYPES[fmt], _max_age(config), private=output.private)
     if built is not None and built.new_renderings:
         # Stored once the response is sent: the subscriber does not wait for the write.
         response.call_on_close(
             functools.partial(source.save_renderings, fmt, built.context, built.new_renderings)
         )
     hub = config.site.websub_hub
-    if hub and token is None:
+    if hub and token is None and not output.private:
         # WebSub discovery (W3C WebSub §4): the hub and the topic URL.
         self_url = source.output_url(name, fmt)
         response.headers["Link"] = f'<{hub}>; rel="hub", <{self_url}>; rel="self"'
@@ -263,14 +277,16 @@ def _max_age(config: Config) -> int:
     return max(1, min(config.polling.interval_seconds, MAX_AGE_CAP))
 
 
-def _respond(rendering: RenderedPage, content_type: str, max_age: int) -> Response:
+def _respond(
+    rendering: RenderedPage, content_type: str, max_age: int, *, private: bool = False
+) -> Response:
     """The 200 or 304 response for a rendering, honouring the request's validators
-    and Accept-Encoding."""
+    and Accept-Encoding; a private output's is not kept by shared caches."""
     gzipped = request.accept_encodings.quality("gzip") > 0
     etag = f'"{rendering.digest}-gz"' if gzipped else f'"{rendering.digest}"'
     headers = {
         "ETag": etag,
-        "Cache-Control": f"public, max-age={max_age}",
+        "Cache-Control": f"{'private' if private else 'public'}, max-age={max_age}",
         "Vary": "Accept-Encoding",
     }
     if rendering.last_modified is not None:

@@ -5,8 +5,9 @@ No business rules and no SQL: parsing what a URL says and shaping what a templat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import overload
 from urllib.parse import urlsplit
 
 from flask import Flask, request
@@ -17,7 +18,15 @@ from werkzeug.exceptions import BadRequest
 from aggregator.config import Config
 from aggregator.process import safe_url, sanitize_html
 from aggregator.scopes import ALL, STARRED, feed_scope, scope_feed, scope_section, section_scope
-from aggregator.types import EntryView, Highlight, StoryCursor, UnreadCounts
+from aggregator.types import (
+    EntryView,
+    Highlight,
+    ReaderPage,
+    ReaderStory,
+    SearchPage,
+    StoryCursor,
+    UnreadCounts,
+)
 from aggregator.web.assets import static_url
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -173,13 +182,19 @@ def _feed_li(item: NavItem) -> str:
 
 
 def build_sidebar(
-    config: Config, counts: UnreadCounts, feeds: list[tuple[int, str]], current: str
+    config: Config,
+    counts: UnreadCounts,
+    feeds: list[tuple[int, str]],
+    current: str,
+    *,
+    with_state: bool = True,
 ) -> Sidebar:
-    """Return the sidebar for the list ``current`` (a scope); ``feeds`` is (id, title)."""
-    lists = (
-        NavItem("All stories", "/", ALL, counts.of(ALL), current == ALL),
-        NavItem("Starred", "/starred", STARRED, counts.starred_total, current == STARRED),
-    )
+    """Return the sidebar for the list ``current`` (a scope); ``feeds`` is (id, title).
+    Without a read state (a visitor), there is no Starred list."""
+    lists: tuple[NavItem, ...] = (NavItem("All stories", "/", ALL, counts.of(ALL), current == ALL),)
+    if with_state:
+        starred = NavItem("Starred", "/starred", STARRED, counts.starred_total, current == STARRED)
+        lists = (*lists, starred)
     sections = tuple(
         NavItem(name, f"/c/{slug}", scope, counts.of(scope), scope == current)
         for slug, name in config.section_names().items()
@@ -191,6 +206,21 @@ def build_sidebar(
         for scope in [feed_scope(feed_id)]
     )
     return Sidebar(lists, sections, feed_items, any(item.current for item in feed_items))
+
+
+@overload
+def stateless(found: ReaderStory) -> ReaderStory: ...
+@overload
+def stateless(found: ReaderPage) -> ReaderPage: ...
+@overload
+def stateless(found: SearchPage) -> SearchPage: ...
+def stateless(found: ReaderStory | ReaderPage | SearchPage) -> object:
+    """A page or story as a visitor without a read state sees it: nothing unread or
+    starred (the lists they browse are ANONYMOUS's, whose state is not theirs)."""
+    if isinstance(found, ReaderStory):
+        return replace(found, unread=False, starred=False)
+    items = tuple(replace(item, unread=False, starred=False) for item in found.stories)
+    return replace(found, stories=items)
 
 
 def web_link(url: str | None) -> str | None:

@@ -1,10 +1,11 @@
 """The reader's pages (GET only; nothing here changes state).
 
 River ``/``, sections ``/c/<slug>``, feeds ``/f/<id>``, ``/starred``, a story
-``/s/<id>``, ``/search`` and the feeds' health ``/feeds`` (with the admin's tools,
-for admins; admin.py has the admin pages). Marking read on open is
-done by the story page's script with a POST (see actions.py), so that prefetching,
-crawling or reloading a page never changes anything.
+``/s/<id>``, ``/search`` and the feeds' health ``/feeds`` (admins, with their tools;
+admin.py has the admin pages). Marking read on open is done by the story page's
+script with a POST (see actions.py), so that prefetching, crawling or reloading a page
+never changes anything. Each page shows the read state of whoever asks
+(access.viewer); a visitor without one sees none.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, render_template, request, url_for
 
 from aggregator.scopes import ALL, STARRED, feed_scope, scope_feed, scope_section, section_scope
-from aggregator.types import StoryCursor
+from aggregator.types import StoryCursor, UnreadCounts
 from aggregator.web import aggregator, state
-from aggregator.web.access import may_administer
+from aggregator.web.access import may_administer, require_admin, require_state, viewer
 from aggregator.web.admin import admin_notices
 from aggregator.web.assets import asset_dir
 from aggregator.web.present import (
@@ -25,6 +26,7 @@ from aggregator.web.present import (
     decode_position,
     parse_scope,
     positive_int,
+    stateless,
 )
 
 PAGE_SIZE = 30
@@ -43,11 +45,14 @@ blueprint = Blueprint(
 def render_page(template: str, current: str, **context: Any) -> str:
     """Render a page of the reader with its sidebar; ``current`` is the scope shown."""
     app_state = state()
-    counts, feeds = app_state.aggregator.navigation()
+    who = viewer()
+    counts, feeds = app_state.aggregator.navigation(user=who.reader)
+    if not who.can_mark:
+        counts = UnreadCounts()
     return render_template(
         template,
         site_title=app_state.config.site.title,
-        sidebar=build_sidebar(app_state.config, counts, feeds, current),
+        sidebar=build_sidebar(app_state.config, counts, feeds, current, with_state=who.can_mark),
         sections=app_state.config.section_names(),
         **context,
     )
@@ -64,9 +69,14 @@ def list_url(scope: str, **params: Any) -> str:
 
 
 def list_page(scope: str, heading: str, **context: Any) -> str:
-    unread_only = request.args.get("unread") == "1"
+    who = viewer()
+    unread_only = request.args.get("unread") == "1" and who.can_mark
     before = decode_position(request.args.get("before"))
-    page = aggregator().get_stories(scope, unread_only=unread_only, before=before, limit=PAGE_SIZE)
+    page = aggregator().get_stories(
+        scope, unread_only=unread_only, before=before, limit=PAGE_SIZE, user=who.reader
+    )
+    if not who.can_mark:
+        page = stateless(page)
     # "Mark all read" reaches down from the newest story shown since the first page;
     # older pages carry that position along in ``top``.
     newest = decode_position(request.args.get("top"))
@@ -110,23 +120,29 @@ def feed(feed_id: int) -> str:
 
 
 @blueprint.get("/starred")
+@require_state
 def starred() -> str:
     return list_page(STARRED, "Starred")
 
 
 @blueprint.get("/s/<int:story_id>")
 def story(story_id: int) -> str:
-    item = aggregator().get_story(story_id)
+    who = viewer()
+    item = aggregator().get_story(story_id, user=who.reader)
     if item is None:
         abort(404, "There is no such story.")
+    if not who.can_mark:
+        item = stateless(item)
     scope = parse_scope(request.args.get("in"), state().config) or ALL
+    if scope == STARRED and not who.can_mark:
+        scope = ALL
     return render_page(
         "story.html",
         scope,
         item=item,
         scope=scope,
         back_url=list_url(scope),
-        neighbours=aggregator().story_neighbours(story_id, scope),
+        neighbours=aggregator().story_neighbours(story_id, scope, user=who.reader),
         content=article_html(item.story.lead),
         details=aggregator().story_details(story_id),
         may_administer=may_administer(),
@@ -142,7 +158,12 @@ def search() -> str:
     before = positive_int(request.args.get("before"), "page position")
     results = None
     if query:
-        results = aggregator().search(query, section=section, before=before, limit=SEARCH_PAGE_SIZE)
+        who = viewer()
+        results = aggregator().search(
+            query, section=section, before=before, limit=SEARCH_PAGE_SIZE, user=who.reader
+        )
+        if not who.can_mark:
+            results = stateless(results)
     return render_page(
         "search.html",
         section_scope(section) if section else "",
@@ -153,6 +174,7 @@ def search() -> str:
 
 
 @blueprint.get("/feeds")
+@require_admin
 def feeds_health() -> str:
     # Feeds that need the admin first (feed_health's order), then by title.
     return render_page(
@@ -166,6 +188,7 @@ def feeds_health() -> str:
 
 
 @blueprint.get("/f/<int:feed_id>/history")
+@require_admin
 def feed_history(feed_id: int) -> str:
     found = aggregator().get_feed(feed_id)
     if found is None:

@@ -5,21 +5,33 @@
   static files), nosniff, no framing, and no Referer sent to other sites.
 * Every POST needs a CSRF token (Flask-WTF): forms carry it in a hidden field, the
   reader's script sends it in the X-CSRFToken header. GET never changes state.
-* The session (which holds the CSRF secret) is signed with $AGGREGATOR_SECRET_KEY, else
-  with a key generated once and kept in the database, so it survives restarts and is
-  the same in every process serving that database.
+* The session (which holds the CSRF secret, and the signed-in user with their session
+  key) is signed with $AGGREGATOR_SECRET_KEY, else with a key generated once and kept
+  in the database, so it survives restarts and is the same in every process serving
+  that database. Its cookie is HttpOnly, SameSite=Lax, and Secure when site.base_url
+  is https; a signed-in session lasts SESSION_DAYS unless the user signs out or their
+  password changes.
+* The sync APIs (/api/greader, /api/fever) authenticate every request with a token
+  or key of an app password, not a cookie, so CSRF does not apply to them.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response
 from flask_wtf.csrf import CSRFProtect
 
+if TYPE_CHECKING:
+    from aggregator.web import AppState
+
 # Names of where the key comes from, not keys.
 SECRET_KEY_ENV = "AGGREGATOR_SECRET_KEY"  # noqa: S105
 SECRET_SETTING = "session-signing-key"  # noqa: S105
+SESSION_COOKIE = "aggregator_session"
+SESSION_DAYS = 30
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -58,18 +70,32 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
-def init_app(app: Flask) -> None:
-    """Install the headers, CSRF protection and the session key on ``app``."""
+def app_state_of(app: Flask) -> AppState:
     from aggregator.web import EXTENSION_KEY, AppState
 
+    app_state = app.extensions[EXTENSION_KEY]
+    assert isinstance(app_state, AppState)
+    return app_state
+
+
+def init_app(app: Flask) -> None:
+    """Install the headers, CSRF protection and the session key on ``app``."""
     if not app.config.get("SECRET_KEY"):
-        app_state = app.extensions[EXTENSION_KEY]
-        assert isinstance(app_state, AppState)
-        app.config["SECRET_KEY"] = os.environ.get(
-            SECRET_KEY_ENV
-        ) or app_state.aggregator.shared_secret(SECRET_SETTING)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+        app.config["SECRET_KEY"] = os.environ.get(SECRET_KEY_ENV) or app_state_of(
+            app
+        ).aggregator.shared_secret(SECRET_SETTING)
+    base_url = app_state_of(app).config.site.base_url
+    ours = {
+        "SESSION_COOKIE_NAME": SESSION_COOKIE,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SECURE": base_url.lower().startswith("https://"),
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=SESSION_DAYS),
+    }
+    for key, value in ours.items():
+        # Flask's defaults are replaced; what the app was created with is kept.
+        if app.config.get(key) == app.default_config.get(key):
+            app.config[key] = value
     # A token lives as long as the browser session: a reader tab left open for a day
     # must still be able to mark stories read.
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
