@@ -71,13 +71,25 @@
     updateForm(item);
   }
 
+  // A visitor without a read state (a public server, not signed in) gets no forms:
+  // nothing to post.
+  function canMark(item) {
+    return item.querySelector("form.actions") !== null;
+  }
+
   function setRead(item, read) {
+    if (!canMark(item)) {
+      return Promise.resolve();
+    }
     return post(item.dataset.base + (read ? "/read" : "/unread")).then(function (state) {
       applyState(item, state);
     });
   }
 
   function setStarred(item, starred) {
+    if (!canMark(item)) {
+      return Promise.resolve();
+    }
     return post(item.dataset.base + (starred ? "/star" : "/unstar")).then(function (state) {
       applyState(item, state);
     });
