@@ -138,7 +138,7 @@ class Processed:
 def process(variant: Mapping[str, Any]) -> Processed:
     """The text the pipeline stores: sanitized summary and content as plain text."""
     url = variant["url"]
-    summary_html = sanitize_html(variant["summary"], base_url=url)
+    summary_html = sanitize_html(variant.get("summary") or "", base_url=url)
     content_html = sanitize_html(variant["content_html"], base_url=url)
     summary_text = html_to_text(summary_html)
     content_text = html_to_text(content_html)
@@ -146,7 +146,7 @@ def process(variant: Mapping[str, Any]) -> Processed:
         guid=variant["guid"],
         link=url,
         title=variant["title"],
-        summary_html=variant["summary"],
+        summary_html=variant.get("summary") or "",
         content_html=variant["content_html"],
     )
     body = content_text if summary_text and summary_text[:60] in content_text else None
@@ -156,7 +156,7 @@ def process(variant: Mapping[str, Any]) -> Processed:
         title=variant["title"],
         summary_text=summary_text,
         body_text=body or f"{summary_text}\n{content_text}".strip(),
-        tags=tuple(variant["tags"]),
+        tags=tuple(variant.get("tags") or ()),
         published=_published(variant),
         exact_keys=story_keys(entry),
     )
@@ -196,8 +196,8 @@ def section_rules(scenario: Scenario) -> SectionRules:
         SectionConfig(
             name=c["name"],
             slug=slugify(c["name"]),
-            aliases=tuple(c["aliases"]),
-            keywords=tuple(c["keywords"]),
+            aliases=tuple(c.get("aliases") or ()),
+            keywords=tuple(c.get("keywords") or ()),
         )
         for c in scenario["categories"]
     )
@@ -208,7 +208,7 @@ def file_sections(
 ) -> dict[str, set[str]]:
     """{report key -> section slugs}: each cluster filed from all its reports' evidence."""
     rules = section_rules(scenario)
-    defaults = {o["id"]: o["default_category"] for o in scenario["outlets"]}
+    defaults = {o["id"]: o.get("default_category") for o in scenario["outlets"]}
     latest: dict[str, Processed] = {}
     for variant in arrivals(scenario, order):
         latest[report_key(variant)] = process(variant)
@@ -318,7 +318,7 @@ def measure(
     members: dict[str, set[Any]] = defaultdict(set)
     for key, story_id in truth.items():
         members[story_id].add(clusters[key])
-    for first, second, *_ in scenario["near_misses"]:
+    for first, second, *_ in scenario.get("near_misses", []):
         near_merged += bool(members[first] & members[second])
     section_of = true_sections(scenario)
     appearances: dict[str, set[str]] = defaultdict(set)
@@ -334,7 +334,7 @@ def measure(
         worded_separate=worded_separate,
         worded_total=worded_total,
         near_misses_merged=near_merged,
-        near_misses_total=len(scenario["near_misses"]),
+        near_misses_total=len(scenario.get("near_misses", [])),
         in_true_section=in_true / len(section_of),
         wrong_sections_per_story=wrong / len(section_of),
     )
@@ -355,8 +355,8 @@ def pipeline_config(scenario: Scenario, folder: Path) -> Config:
         SectionConfig(
             name=c["name"],
             slug=slugify(c["name"]),
-            aliases=tuple(c["aliases"]),
-            keywords=tuple(c["keywords"]),
+            aliases=tuple(c.get("aliases") or ()),
+            keywords=tuple(c.get("keywords") or ()),
         )
         for c in scenario["categories"]
     )
@@ -364,7 +364,7 @@ def pipeline_config(scenario: Scenario, folder: Path) -> Config:
         FeedConfig(
             url=(folder / f"{o['id']}.feed").as_uri(),
             title=o["title"],
-            section=o["default_category"],
+            section=o.get("default_category"),
         )
         for o in scenario["outlets"]
     )
