@@ -9,14 +9,12 @@ import socket
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 import click
-from waitress import create_server
 
-from aggregator import FeedOutcome, PollSummary, __version__
+from aggregator import __version__
 from aggregator.config import Config, ConfigEdit, default_config_path, load_config
-from aggregator.core import Aggregator, Discovery, FeedCandidate, ImportPlan
 from aggregator.errors import (
     AccountError,
     AggregatorError,
@@ -28,9 +26,13 @@ from aggregator.errors import (
     StorageError,
 )
 from aggregator.logs import configure_logging
-from aggregator.types import FeedHealth
-from aggregator.update.jobs import BackgroundJobs
-from aggregator.web import create_app
+
+if TYPE_CHECKING:
+    # Imported where used: `check` and `--help` start without the poller, the web app
+    # and the HTTP stack (the core and the web app import them all).
+    from aggregator import FeedOutcome, PollSummary
+    from aggregator.core import Aggregator, Discovery, FeedCandidate, ImportPlan
+    from aggregator.types import FeedHealth
 
 STATUS_LABELS = {
     "ok": "ok",
@@ -51,6 +53,8 @@ def _load(config_path: str) -> Config:
 
 def _open(config: Config) -> Aggregator:
     try:
+        from aggregator.core import Aggregator
+
         return Aggregator.open(config)
     except StorageError as e:
         click.echo(f"error: {e}", err=True)
@@ -98,6 +102,8 @@ def check(config_path: str) -> None:
 
 def _database_notes(config: Config) -> list[str]:
     """Suggestions from what polling found: moved and gone feeds to fix in feeds.yaml."""
+    from aggregator.core import Aggregator
+
     aggregator = Aggregator.open_existing(config)
     if aggregator is None:
         return []
@@ -236,6 +242,11 @@ def serve(config_path: str, host: str, port: int, threads: int, no_poll: bool) -
     on another address. SIGTERM or Ctrl-C stops it within seconds: no new poll starts,
     fetches in flight are abandoned (their feeds stay due), writes in progress finish.
     """
+    from waitress import create_server
+
+    from aggregator.update.jobs import BackgroundJobs
+    from aggregator.web import create_app
+
     aggregator = _open(_load(config_path))
     accounts = aggregator.has_users()
     if not accounts and not is_loopback(host):
