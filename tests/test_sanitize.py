@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import sys
+
 import nh3
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator.process import html_to_text, safe_url, sanitize_html
+from aggregator.process import collapse_whitespace, html_to_text, safe_url, sanitize_html
 from tests.safety import assert_safe_html
 
 BASE = "https://news.example/section/story.html"
@@ -305,3 +308,11 @@ def test_nh3_behaviour_the_sanitizer_relies_on() -> None:
     assert "javascript:" in clean('<img srcset="javascript:alert(1) 1x">')
     # The link_rel attribute goes through the filter too.
     assert ("a", "rel", "noopener noreferrer") in seen
+
+
+def test_collapse_whitespace_knows_every_whitespace_character_re_does() -> None:
+    """str.split() (the fast path) and re's \\s agree on every code point."""
+    run = re.compile(r"\s+")
+    for code in range(sys.maxunicode + 1):
+        text = f" a{chr(code)}{chr(code)}b\t"
+        assert collapse_whitespace(text) == run.sub(" ", text).strip(), hex(code)
