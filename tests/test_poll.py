@@ -80,4 +80,8 @@ def test_requests_to_one_host_are_spaced(make_aggregator: MakeAggregator) -> Non
         )
     gaps = [b - a for a, b in zip(probe.started, probe.started[1:], strict=False)]
     assert len(gaps) == 3
-    assert min(gaps) >= 0.25, gaps
+    # Seen by the server, so a request the loaded machine hands to the server late
+    # shortens the gap after it: allow that, but the three gaps together are the
+    # spacing (without it they are all about 0).
+    assert min(gaps) >= 0.15, gaps
+    assert sum(gaps) >= 0.85, gaps
