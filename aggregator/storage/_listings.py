@@ -312,7 +312,10 @@ def _plain(text_value: str) -> str:
 
 
 def _entry_text(row: Any) -> str:
-    # Full content when the feed gives it (it contains the summary); else the summary.
+    # The article page's text when it was fetched (full text); else full content when
+    # the feed gives it (it contains the summary); else the summary.
+    if row.full_text_html:
+        return html_to_text(row.full_text_html)
     return html_to_text(row.content_html) if row.content_html else row.summary_text
 
 
@@ -330,6 +333,7 @@ def _sync_search_documents(conn: Connection, ids: Sequence[int]) -> None:
             entries.c.title,
             entries.c.summary_text,
             entries.c.content_html,
+            entries.c.full_text_html,
         )
         .where(entries.c.story_id.in_(ids))
         .order_by(entries.c.story_id, entries.c.first_seen_at, entries.c.id)
