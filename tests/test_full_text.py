@@ -331,25 +331,33 @@ def test_load_full_article_says_why_it_failed(
 # --- migration 11 ----------------------------------------------------------------------------
 
 
-def test_migration_11_adds_full_text_and_hidden_columns(db_url: str) -> None:
+def test_migration_11_adds_full_text_and_hidden_columns(
+    db_url: str, tmp_path: Path, server: FeedServer
+) -> None:
+    text = config_text(harbor_site(server))
+    config = parse_config(text, str(tmp_path / "feeds.yaml"))
+    with Aggregator(config, open_storage(db_url), clock=FixedClock(NOW)) as before:
+        before.sync_feeds()
+        before.update_feeds(scheduled=False)
+        story_id, entry_id = lead_of(before)
     storage = open_storage(db_url)
-    with storage.write() as conn:  # a database from before migration 11
+    with storage.write() as conn:  # a database from before migration 11, with a story
         for column in ("full_text_html", "full_text_status", "full_text_error", "full_text_at"):
             conn.exec_driver_sql(f"ALTER TABLE entries DROP COLUMN {column}")
         conn.exec_driver_sql("ALTER TABLE entries DROP COLUMN hidden")
         conn.exec_driver_sql("ALTER TABLE story_sections DROP COLUMN hidden")
         conn.exec_driver_sql("DELETE FROM schema_migrations WHERE version = 11")
     storage.close()
-    upgraded = open_storage(db_url)
-    try:
-        config = parse_config("feeds:\n  - url: https://a.example/feed\n", "f.yaml")
-        upgraded.sync_feeds(config.feeds, NOW)
-        with upgraded.read() as conn:
-            versions = [
+    with Aggregator(config, open_storage(db_url), clock=FixedClock(NOW)) as upgraded:
+        with upgraded._storage.read() as conn:
+            versions = {
                 row[0] for row in conn.exec_driver_sql("SELECT version FROM schema_migrations")
-            ]
-        assert 11 in versions
-        assert upgraded.get_full_text(1) is None
-        assert upgraded.store_full_text(1, "<p>x</p>", None, NOW) is None  # no such entry
-    finally:
-        upgraded.close()
+            }
+            hidden = conn.exec_driver_sql("SELECT hidden FROM entries").scalars().all()
+        assert 11 in versions and hidden == [False]
+        # The story is listed as before; its article can be fetched and kept again.
+        assert lead_of(upgraded) == (story_id, entry_id)
+        assert upgraded.get_full_text(entry_id) is None
+        loaded = upgraded.load_full_text(story_id)
+        assert loaded is not None and loaded.ok
+        assert [item.story.id for item in upgraded.search("oyster").stories] == [story_id]

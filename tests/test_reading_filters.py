@@ -232,3 +232,20 @@ def test_a_new_entry_matching_a_filter_is_hidden_when_it_is_stored(
     aggregator.update_feeds(scheduled=False)
     assert "Sponsored: a cruise" not in titles(aggregator, ALL)
     assert aggregator.unread_counts().of(feed_scope(gazette)) == 1
+
+
+def test_the_published_outputs_ignore_the_reading_filters(
+    tmp_path: Path, make_aggregator: MakeAggregator, server: FeedServer
+) -> None:
+    aggregator, _, _ = newsroom(
+        make_aggregator,
+        server,
+        tmp_path,
+        gazette="    exclude: [sponsored]\n",
+        world="    exclude: [opinion]\n",
+    )
+    everything = aggregator.render_output("all", "atom").body.decode()
+    assert "the best widgets of the year" in everything
+    world = aggregator.render_output("world", "atom").body.decode()
+    assert "Opinion: the meters are a tax on shoppers" in world
+    assert "the best widgets of the year" in world
