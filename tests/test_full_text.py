@@ -14,9 +14,12 @@ from xml.sax.saxutils import escape
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aggregator.config import Config, parse_config
 from aggregator.core import Aggregator
+from aggregator.errors import ParseError
 from aggregator.fetch import Fetcher, FetchLimits
 from aggregator.parse import extract_article
 from aggregator.storage import open_storage
@@ -361,3 +364,46 @@ def test_migration_11_adds_full_text_and_hidden_columns(
         loaded = upgraded.load_full_text(story_id)
         assert loaded is not None and loaded.ok
         assert [item.story.id for item in upgraded.search("oyster").stories] == [story_id]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=2000),
+        st.text(max_size=2000).map(lambda text: text.encode("utf-8", "surrogatepass")),
+        st.lists(
+            st.sampled_from(
+                [
+                    "<html>",
+                    "<body>",
+                    "<article>",
+                    "<p>",
+                    "</p>",
+                    "<script>",
+                    "</script>",
+                    "<div class='comments'>",
+                    "</div>",
+                    "<nav>",
+                    "<!--",
+                    "-->",
+                    "<![CDATA[",
+                    "&amp;",
+                    "&#0;",
+                    "\x00",
+                    "<img src=x onerror=alert(1)>",
+                    "word " * 40,
+                    "<meta charset='x-unknown'>",
+                    "<?xml version='1.0'?>",
+                    "<table><tr><td>",
+                ]
+            ),
+            max_size=40,
+        ).map(lambda parts: "".join(parts).encode("utf-8")),
+    )
+)
+def test_extraction_of_hostile_pages_raises_only_parse_errors(body: bytes) -> None:
+    try:
+        extracted = extract_article(body, "https://news.example/article")
+    except ParseError:
+        return
+    assert isinstance(extracted, str) and extracted

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from aggregator.core._base import AggregatorBase
 from aggregator.errors import AggregatorError
@@ -13,6 +14,8 @@ from aggregator.types import FullText
 from aggregator.update import FULL_TEXT_PER_UPDATE, FeedOutcome, fetch_article_text
 
 log = logging.getLogger("aggregator.core")
+
+FULL_TEXT_WORKERS = 4  # article pages fetched at once after an update
 
 
 class FullTextUseCases(AggregatorBase):
@@ -39,13 +42,20 @@ class FullTextUseCases(AggregatorBase):
     ) -> int:
         """Fetch the articles of up to ``limit`` entries of these feeds never fetched,
         newest first. Returns how many gave text; failures are kept as such."""
-        done = 0
-        for entry_id, link in self._storage.entries_wanting_full_text(feed_ids, limit):
-            if should_stop is not None and should_stop():
-                break
-            found = self._fetch_full_text(entry_id, link)
-            done += found is not None and found.ok
-        return done
+        wanted = self._storage.entries_wanting_full_text(feed_ids, limit)
+        if not wanted:
+            return 0
+        stop = should_stop or (lambda: False)
+
+        def fetch(entry_id: int, link: str | None) -> FullText | None:
+            return None if stop() else self._fetch_full_text(entry_id, link)
+
+        # A few at once, so one slow site does not hold the next update up for long;
+        # no more than polling.per_host, as articles often share their feed's host.
+        workers = min(FULL_TEXT_WORKERS, self._config.polling.per_host, len(wanted))
+        with ThreadPoolExecutor(workers, thread_name_prefix="full-text") as pool:
+            found = list(pool.map(lambda item: fetch(*item), wanted))
+        return sum(1 for full_text in found if full_text is not None and full_text.ok)
 
     def _fetch_full_texts_after(
         self, outcomes: Sequence[FeedOutcome], should_stop: Callable[[], bool] | None
