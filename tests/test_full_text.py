@@ -331,6 +331,20 @@ def test_load_full_article_says_why_it_failed(
     assert missing.status_code == 404
 
 
+def test_load_full_article_is_refused_to_who_may_not_change_state(
+    client: tuple[FlaskClient, Aggregator], server: FeedServer
+) -> None:
+    web, aggregator = client
+    story_id, _ = lead_of(aggregator)
+    remote = {"REMOTE_ADDR": "192.0.2.7"}  # no accounts yet: only this machine may
+    html = web.get(f"/s/{story_id}", environ_base=LOCAL).get_data(as_text=True)
+    answer = web.post(
+        f"/s/{story_id}/full-text", data={"csrf_token": csrf_token(html)}, environ_base=remote
+    )
+    assert answer.status_code in (401, 403)
+    assert server.requests_for("/articles/harbor") == []
+
+
 # --- migration 11 ----------------------------------------------------------------------------
 
 
