@@ -7,8 +7,6 @@ not yet sanitized: the caller sanitizes it like every entry's HTML.
 
 from __future__ import annotations
 
-import trafilatura
-
 from aggregator.errors import ParseError
 
 # Less than this much text is a cookie wall or a teaser, not the article.
@@ -21,6 +19,9 @@ def extract_article(body: bytes, url: str) -> str:
 
     Raises ParseError when the page has no article text worth keeping.
     """
+    # Imported here: it takes a third of a second, which every command would pay.
+    import trafilatura
+
     try:
         extracted = trafilatura.extract(
             body,
