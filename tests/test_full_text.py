@@ -220,6 +220,21 @@ def test_articles_fetched_per_update_are_bounded(
     assert fetched == count
 
 
+def test_a_stopping_service_records_no_verdict_on_articles(
+    tmp_path: Path, make_aggregator: MakeAggregator, server: FeedServer
+) -> None:
+    text = config_text(harbor_site(server), full_text=False)
+    aggregator = open_aggregator(make_aggregator, text, tmp_path)
+    aggregator.update_feeds(scheduled=False)
+    story_id, entry_id = lead_of(aggregator)
+    aggregator.cancel_fetches()
+    assert aggregator.load_full_text(story_id) is None
+    [feed] = aggregator.get_feeds()
+    assert aggregator.fetch_full_texts([feed.id]) == 0
+    assert aggregator.get_full_text(entry_id) is None  # still to be fetched
+    assert server.requests_for("/articles/harbor") == []
+
+
 def test_private_addresses_are_refused_unless_allowed(
     tmp_path: Path, make_aggregator: MakeAggregator, server: FeedServer
 ) -> None:

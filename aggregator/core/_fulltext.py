@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from aggregator.core._base import AggregatorBase
-from aggregator.errors import AggregatorError
+from aggregator.errors import AggregatorError, FetchCancelledError
 from aggregator.types import FullText
 from aggregator.update import FULL_TEXT_PER_UPDATE, FeedOutcome, fetch_article_text
 
@@ -26,8 +26,9 @@ class FullTextUseCases(AggregatorBase):
 
     def load_full_text(self, story_id: int) -> FullText | None:
         """Fetch the article page of a story's lead report now and keep its main text
-        (or why there is none: the summary stays). Returns None when there is no such
-        story. Never raises for the page's fault."""
+        (or why there is none: the summary stays). Returns what is kept now: None when
+        there is no such story, or when the service is stopping (fetches cancelled) and
+        nothing was kept before. Never raises for the page's fault."""
         story = self._storage.get_reader_story(story_id)
         if story is None:
             return None
@@ -77,7 +78,10 @@ class FullTextUseCases(AggregatorBase):
         log.info("full text: %d articles fetched", fetched)
 
     def _fetch_full_text(self, entry_id: int, link: str | None) -> FullText | None:
-        article = fetch_article_text(self._shared_fetcher(), link)
+        try:
+            article = fetch_article_text(self._shared_fetcher(), link)
+        except FetchCancelledError:  # stopping: nothing is recorded, it is tried again
+            return self._storage.get_full_text(entry_id)
         if article.error is not None:
             log.info("full text of entry %d (%s) failed: %s", entry_id, link, article.error)
         now = self.now()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from aggregator.errors import FetchError, ParseError
+from aggregator.errors import FetchCancelledError, FetchError, ParseError
 from aggregator.fetch import Fetcher
 from aggregator.parse import extract_article
 from aggregator.process import html_to_text, sanitize_html
@@ -28,7 +28,9 @@ class ArticleText:
 
 def fetch_article_text(fetcher: Fetcher, link: str | None) -> ArticleText:
     """Fetch the web page at ``link`` and return its main text as sanitized HTML, or
-    the reason there is none (never raises for the page's fault)."""
+    the reason there is none. Never raises for the page's fault; raises
+    FetchCancelledError when the fetcher was cancelled (a stopping service): that is
+    no verdict on the page."""
     if not link or urlsplit(link).scheme.lower() not in ("http", "https"):
         return ArticleText(None, "the entry has no web page to fetch")
     try:
@@ -37,6 +39,8 @@ def fetch_article_text(fetcher: Fetcher, link: str | None) -> ArticleText:
         if content_type and "html" not in content_type:
             return ArticleText(None, f"not a web page ({content_type.split(';')[0]})")
         extracted = extract_article(result.body or b"", result.final_url)
+    except FetchCancelledError:
+        raise
     except (FetchError, ParseError) as e:
         return ArticleText(None, str(e))
     html = sanitize_html(extracted, base_url=result.final_url)
