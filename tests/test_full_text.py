@@ -274,7 +274,8 @@ def test_an_oversized_article_page_is_refused(
     _, entry_id = lead_of(aggregator)
     full_text = aggregator.get_full_text(entry_id)
     assert full_text is not None and not full_text.ok
-    assert "too large" in (full_text.error or "").lower() or "exceeds" in (full_text.error or "")
+    assert "response body too large" in (full_text.error or "")
+    assert "limit 65536 bytes" in (full_text.error or "")  # polling.max_body
 
 
 # --- on demand, from the story page ----------------------------------------------------------
