@@ -134,7 +134,7 @@ def test_only_web_pages_are_fetched(tmp_path: Path) -> None:
     secret.write_bytes(page("harbor"))
     fetcher = Fetcher(FetchLimits(allow_private_networks=True))
     try:
-        for link in (secret.as_uri(), None, "ftp://example.org/a"):
+        for link in (secret.as_uri(), None, "ftp://example.org/a", "http://[::1/a", "x"):
             article = fetch_article_text(fetcher, link)
             assert article.html is None and article.error
     finally:

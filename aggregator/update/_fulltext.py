@@ -31,7 +31,7 @@ def fetch_article_text(fetcher: Fetcher, link: str | None) -> ArticleText:
     the reason there is none. Never raises for the page's fault; raises
     FetchCancelledError when the fetcher was cancelled (a stopping service): that is
     no verdict on the page."""
-    if not link or urlsplit(link).scheme.lower() not in ("http", "https"):
+    if not link or _scheme(link) not in ("http", "https"):
         return ArticleText(None, "the entry has no web page to fetch")
     try:
         result = fetcher.fetch(link)
@@ -47,3 +47,10 @@ def fetch_article_text(fetcher: Fetcher, link: str | None) -> ArticleText:
     if not html_to_text(html).strip():
         return ArticleText(None, "the article has no text once cleaned")
     return ArticleText(html, None)
+
+
+def _scheme(link: str) -> str | None:
+    try:
+        return urlsplit(link).scheme.lower()
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
