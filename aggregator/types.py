@@ -181,6 +181,25 @@ class EntryView:
 
 
 @dataclass(frozen=True)
+class FullText:
+    """An entry's article page as fetched and extracted (full text), or why not."""
+
+    entry_id: int
+    status: str  # FULL_TEXT_OK or FULL_TEXT_FAILED
+    html: str | None  # the article's main text, sanitized; None when it failed
+    error: str | None  # why it failed
+    fetched_at: datetime
+
+    @property
+    def ok(self) -> bool:
+        return self.status == FULL_TEXT_OK
+
+
+FULL_TEXT_OK = "ok"
+FULL_TEXT_FAILED = "failed"
+
+
+@dataclass(frozen=True)
 class StoryView:
     """A story: its first report (lead) and the other feeds' reports of it."""
 

@@ -788,3 +788,61 @@ def test_access_and_private_outputs(tmp_path: Path) -> None:
         "3: access: expected 'private' or 'public', got 'open'",
         "7: output #1 (inside) private: expected true or false, got 'maybe'",
     ]
+
+
+# --- full text and reading filters (issue 15) ------------------------------------------------
+
+
+def test_full_text_and_reading_filter_keys(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            "categories:\n"
+            "  - name: World\n    exclude: [Sponsored, sponsored, Paid post]\n"
+            "  - name: Science\n    include: Space\n"
+            "feeds:\n"
+            "  - url: https://a.example/feed\n    full_text: true\n"
+            "    exclude: [Advertorial]\n    include: [Harbor, port]\n"
+            "  - https://b.example/feed\n",
+        )
+    )
+    world, science = config.sections
+    assert (world.include, world.exclude) == ((), ("Sponsored", "Paid post"))
+    assert (science.include, science.exclude) == (("Space",), ())
+    first, second = config.feeds
+    assert (first.full_text, first.include, first.exclude) == (
+        True,
+        ("Harbor", "port"),
+        ("Advertorial",),
+    )
+    assert (second.full_text, second.include, second.exclude) == (False, (), ())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "feeds:\n  - url: https://a.example/feed\n    full_text: sometimes\n",
+            "3: feed #1 (https://a.example/feed) full_text: expected true or false",
+        ),
+        (
+            "feeds:\n  - url: https://a.example/feed\n    exclude: [Sponsored, '']\n",
+            "3: feed #1 (https://a.example/feed) exclude",
+        ),
+        (
+            "feeds:\n  - url: https://a.example/feed\n    include: {a: 1}\n",
+            "3: feed #1 (https://a.example/feed) include",
+        ),
+        (
+            "categories:\n  - name: World\n    exclude: [[nested]]\n",
+            "3: category #1 (World) exclude phrase #1: expected text, got a list",
+        ),
+        (
+            "categories:\n  - name: World\n    exclud: [Sponsored]\n",
+            "3: unknown key 'exclud' in category #1 (World); did you mean 'exclude'?",
+        ),
+    ],
+)
+def test_full_text_and_reading_filter_errors(tmp_path: Path, text: str, expected: str) -> None:
+    (message,) = errors_of(write(tmp_path, text))
+    assert message.startswith(expected), message

@@ -101,6 +101,7 @@ def importers_of(library: str) -> set[str]:
         ("apscheduler", "aggregator/update/jobs.py"),
         ("waitress", "aggregator/cli.py"),
         ("argon2", "aggregator/core/_passwords.py"),
+        ("trafilatura", "aggregator/parse/_article.py"),
         ("flask", "aggregator/web/"),
         ("sqlalchemy", "aggregator/storage/"),
     ],

@@ -267,6 +267,8 @@ class _Loader:
                     slug=slugify(model.name),
                     aliases=tuple(aliases),
                     keywords=tuple(keywords),
+                    include=tuple(unique(model.include)),
+                    exclude=tuple(unique(model.exclude)),
                 )
             )
         return result, {folded: claim.name for folded, claim in labels.items()}
@@ -342,6 +344,9 @@ class _Loader:
                     labels=model.labels,
                     line=self.line(loc),
                     paused=model.paused,
+                    full_text=model.full_text,
+                    include=tuple(unique(model.include)),
+                    exclude=tuple(unique(model.exclude)),
                 )
             )
         return result

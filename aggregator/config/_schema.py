@@ -132,6 +132,9 @@ class Category(_Section):
     name: Label
     aliases: Annotated[list[Label], BeforeValidator(as_list)] = []
     keywords: Annotated[list[Text], BeforeValidator(as_list)] = []
+    # Reading filters: phrases that hide the section's stories from its reader list.
+    include: Annotated[list[Text], BeforeValidator(as_list)] = []
+    exclude: Annotated[list[Text], BeforeValidator(as_list)] = []
 
 
 class Health(_Section):
@@ -183,6 +186,10 @@ class Feed(_Section):
     priority: Annotated[int, BeforeValidator(count_between(-1000, 1000))] = 0
     labels: Annotated[str, BeforeValidator(_label_trust)] = "trust"
     paused: bool = False
+    full_text: bool = False
+    # Reading filters: phrases that hide the feed's entries from the reader.
+    include: Annotated[list[Text], BeforeValidator(as_list)] = []
+    exclude: Annotated[list[Text], BeforeValidator(as_list)] = []
 
     @field_validator("url")
     @classmethod

@@ -49,6 +49,10 @@ class SectionConfig:
     slug: str
     aliases: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    # Reading filters: the section's reader list shows only stories mentioning one of
+    # the include phrases (when there are any) and none of the exclude phrases.
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,12 @@ class FeedConfig:
     labels: str = "trust"
     line: int | None = None  # line in feeds.yaml, for messages
     paused: bool = False  # listed, its stories kept and shown, but not polled
+    # Fetch each new entry's article page and keep its main text (summary-only feeds).
+    full_text: bool = False
+    # Reading filters: its entries that miss every include phrase (when there are
+    # any) or mention an exclude phrase are hidden from the reader.
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
 
 
 # How far a feed's labels are trusted (see aggregator.process.LabelTrust; kept in

@@ -7,7 +7,8 @@ the packages (fetch, parse, process, storage, update, publish); none of its call
 assembles that pipeline itself.
 
 Its use cases live in one mixin per domain: _feeds.py (the config in force, source
-feeds, updating, filing, retention, health), _reading.py (lists, stories, search,
+feeds, updating, filing, retention, health), _fulltext.py (article pages' main text,
+after updates and on demand), _reading.py (lists, stories, search,
 read state), _outputs.py (the merged feeds), _admin.py (subscribing, importing,
 editing feeds.yaml, refreshing, watching feeds), _users.py (accounts, sign-in, app
 passwords), _sync.py (the streams of the sync APIs); _base.py holds what they share,
@@ -49,7 +50,12 @@ __all__ = [
 
 
 class Aggregator(
-    AdminUseCases, FeedsUseCases, ReadingUseCases, OutputsUseCases, UsersUseCases, SyncUseCases
+    AdminUseCases,
+    FeedsUseCases,
+    ReadingUseCases,
+    OutputsUseCases,
+    UsersUseCases,
+    SyncUseCases,
 ):
     """The aggregator: source feeds in, stories and merged feeds out.
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aggregator.config import Config, ConfigWatcher
-from aggregator.fetch import Fetcher
+from aggregator.fetch import Fetcher, FetchLimits
 from aggregator.publish import Output
 from aggregator.storage import Storage
 from aggregator.update import DirectWriter, StoryMatcher, WriterThread, story_filer
@@ -63,6 +63,13 @@ class AggregatorBase:
                     )
                 )
             return self._writer
+
+    def _shared_fetcher(self) -> Fetcher:
+        """The fetcher every poll (and article page) of this aggregator goes through."""
+        with self._lock:
+            if self._fetcher is None:
+                self._fetcher = Fetcher(FetchLimits.from_polling(self._config.polling))
+            return self._fetcher
 
     def _close_writer(self) -> None:
         with self._lock:

@@ -9,8 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 from aggregator.config import Config
-from aggregator.core._base import AggregatorBase
-from aggregator.fetch import Fetcher, FetchLimits, local_file_validator
+from aggregator.core._fulltext import FullTextUseCases
+from aggregator.fetch import local_file_validator
 from aggregator.publish import ping_changes, prerender_changed, prune_renderings, versions_snapshot
 from aggregator.types import FeedHealth, FeedState, FeedStatus, FetchAttempt
 from aggregator.update import (
@@ -33,7 +33,7 @@ MIN_LEASE_SECONDS = 600
 FILING_SETTING = "filing-rules"  # settings row: the digest of the rules stories were filed by
 
 
-class FeedsUseCases(AggregatorBase):
+class FeedsUseCases(FullTextUseCases):
     def reload_config(self, *, refile: bool = True) -> bool:
         """Read the config file again if it changed; put a valid edit in force (see
         ``apply_config``) and keep the last good config on an invalid one (see
@@ -167,10 +167,7 @@ class FeedsUseCases(AggregatorBase):
     # --- updating ----------------------------------------------------------------------
 
     def _updater(self) -> Updater:
-        with self._lock:
-            if self._fetcher is None:
-                self._fetcher = Fetcher(FetchLimits.from_polling(self._config.polling))
-            fetcher = self._fetcher
+        fetcher = self._shared_fetcher()
         return Updater.from_config(
             self._config, self._storage, fetcher, clock=self._clock, writer=self._poll_writer()
         )
@@ -247,6 +244,7 @@ class FeedsUseCases(AggregatorBase):
             )
             prerender_changed(self._storage, config, before)
             ping_changes(config, self._storage, before)
+            self._fetch_full_texts_after(summary.outcomes, should_stop)
         return summary
 
     def _update_claimed(self, updater: Updater, owner: str, options: dict[str, Any]) -> PollSummary:

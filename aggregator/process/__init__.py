@@ -6,9 +6,11 @@ The private modules: _sanitize.py (HTML allowlist, safe URLs, HTML to text),
 _text.py (XML-illegal characters, whitespace), _identity.py (entry identity,
 canonical URLs, exact story keys), _stories.py (which story an entry joins: exact
 keys, then TF-IDF similarity over an incremental index; _features.py and _prior.py
-make its terms), _sections.py (where a story is filed, from all its reports).
+make its terms), _sections.py (where a story is filed, from all its reports),
+_filters.py (include/exclude phrase filters of outputs and of the reader).
 """
 
+from aggregator.process._filters import passes_filter
 from aggregator.process._identity import (
     canonical_url,
     content_hash,
@@ -58,6 +60,7 @@ __all__ = [
     "html_to_text",
     "match_text",
     "normalise_words",
+    "passes_filter",
     "safe_url",
     "sanitize_html",
     "story_keys",

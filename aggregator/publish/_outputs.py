@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from aggregator.config import Config
 from aggregator.errors import InvalidCursorError
+from aggregator.process import passes_filter
 from aggregator.types import StoryCursor, StoryPage, StoryView
 
 FORMATS = ("atom", "rss", "json")
@@ -115,19 +115,6 @@ def changed_outputs(
     ]
 
 
-@functools.lru_cache(maxsize=256)
-def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
-    """Whole-word, case-insensitive matcher of any phrase; spacing inside a phrase is loose."""
-    if not phrases:
-        return None
-    alternatives = sorted(
-        (r"\s+".join(re.escape(word) for word in phrase.split()) for phrase in phrases),
-        key=len,
-        reverse=True,
-    )
-    return re.compile(rf"(?<!\w)(?:{'|'.join(alternatives)})(?!\w)", re.IGNORECASE)
-
-
 def story_matches(output: Output, story: StoryView) -> bool:
     """Return whether a story belongs in a filtered output.
 
@@ -138,11 +125,7 @@ def story_matches(output: Output, story: StoryView) -> bool:
     text = "\n".join(
         f"{entry.title}\n{entry.summary_text}" for entry in (story.lead, *story.others)
     )
-    include = _phrase_pattern(output.include)
-    if include is not None and not include.search(text):
-        return False
-    exclude = _phrase_pattern(output.exclude)
-    return exclude is None or not exclude.search(text)
+    return passes_filter(output.include, output.exclude, text)
 
 
 # --- paging ------------------------------------------------------------------------------

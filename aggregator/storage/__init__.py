@@ -25,6 +25,7 @@ from aggregator.storage import schema
 from aggregator.storage._activity import ActivityMixin
 from aggregator.storage._entries import EntriesMixin, ExactKeysOnly
 from aggregator.storage._feeds import FeedsMixin
+from aggregator.storage._fulltext import FullTextMixin
 from aggregator.storage._migrations import MIGRATIONS
 from aggregator.storage._reading import ReadingMixin
 from aggregator.storage._renderings import RenderingsMixin
@@ -54,6 +55,7 @@ class Storage(
     FeedsMixin,
     ActivityMixin,
     EntriesMixin,
+    FullTextMixin,
     StoriesMixin,
     ReadingMixin,
     RenderingsMixin,

@@ -167,19 +167,26 @@ def _structure(conn: Connection, ids: Sequence[int]) -> tuple[Structure, dict[in
             select(stories.c.id, stories.c.sort_at).where(stories.c.id.in_(ids))
         )
     }
-    structure = {(story_id, ALL): sort_at for story_id, sort_at in sort_of.items()}
+    # The reader's filters (stored flags, see _sections.py): a report hidden by its
+    # feed's filter lists the story neither under that feed nor, when it was the only
+    # report shown, anywhere; a section hiding the story does not list it.
+    structure: Structure = {}
+    reporters = conn.execute(
+        select(entries.c.story_id, entries.c.feed_id)
+        .where(entries.c.story_id.in_(ids), entries.c.hidden.is_(False))
+        .distinct()
+    )
+    for row in reporters:
+        structure[(row.story_id, ALL)] = sort_of[row.story_id]
+        structure[(row.story_id, feed_scope(row.feed_id))] = sort_of[row.story_id]
     sections = conn.execute(
         select(story_sections.c.story_id, story_sections.c.section).where(
-            story_sections.c.story_id.in_(ids)
+            story_sections.c.story_id.in_(ids), story_sections.c.hidden.is_(False)
         )
     )
     for row in sections:
-        structure[(row.story_id, section_scope(row.section))] = sort_of[row.story_id]
-    reporters = conn.execute(
-        select(entries.c.story_id, entries.c.feed_id).where(entries.c.story_id.in_(ids)).distinct()
-    )
-    for row in reporters:
-        structure[(row.story_id, feed_scope(row.feed_id))] = sort_of[row.story_id]
+        if (row.story_id, ALL) in structure:
+            structure[(row.story_id, section_scope(row.section))] = sort_of[row.story_id]
     return structure, sort_of
 
 
@@ -312,7 +319,10 @@ def _plain(text_value: str) -> str:
 
 
 def _entry_text(row: Any) -> str:
-    # Full content when the feed gives it (it contains the summary); else the summary.
+    # The article page's text when it was fetched (full text); else full content when
+    # the feed gives it (it contains the summary); else the summary.
+    if row.full_text_html:
+        return html_to_text(row.full_text_html)
     return html_to_text(row.content_html) if row.content_html else row.summary_text
 
 
@@ -323,6 +333,8 @@ def _sync_search_documents(conn: Connection, ids: Sequence[int]) -> None:
             select(stories.c.id, stories.c.lead_entry_id).where(stories.c.id.in_(ids))
         )
     }
+    # Reports hidden by their feed's filter are not searched; a story with none left
+    # has no document.
     rows = conn.execute(
         select(
             entries.c.id,
@@ -330,8 +342,9 @@ def _sync_search_documents(conn: Connection, ids: Sequence[int]) -> None:
             entries.c.title,
             entries.c.summary_text,
             entries.c.content_html,
+            entries.c.full_text_html,
         )
-        .where(entries.c.story_id.in_(ids))
+        .where(entries.c.story_id.in_(ids), entries.c.hidden.is_(False))
         .order_by(entries.c.story_id, entries.c.first_seen_at, entries.c.id)
     ).all()
     by_story: dict[int, list[Any]] = {}
@@ -348,6 +361,13 @@ def _sync_search_documents(conn: Connection, ids: Sequence[int]) -> None:
                 "title": _plain(lead.title),
                 "body": _plain(body)[:SEARCH_BODY_CHARS],
             }
+        )
+    unshown = [story_id for story_id in ids if story_id not in by_story]
+    if unshown:
+        column = "story_id" if conn.dialect.name == "postgresql" else "rowid"
+        conn.execute(
+            text(f"DELETE FROM story_search WHERE {column} = :story_id"),  # noqa: S608
+            [{"story_id": story_id} for story_id in unshown],
         )
     if not documents:
         return

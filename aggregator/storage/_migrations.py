@@ -115,6 +115,19 @@ def _key_by_reader(conn: Connection, table: Table) -> None:
     conn.exec_driver_sql(f"DROP TABLE {old}")
 
 
+def _full_text_and_reading_filters(conn: Connection) -> None:
+    for column in ("full_text_html", "full_text_status", "full_text_error", "full_text_at"):
+        add_column_if_missing(conn, schema.entries, column)
+    for table in (schema.entries, schema.story_sections):
+        existing = {column["name"] for column in inspect(conn).get_columns(table.name)}
+        if "hidden" not in existing:
+            conn.exec_driver_sql(
+                f"ALTER TABLE {table.name} ADD COLUMN hidden BOOLEAN NOT NULL DEFAULT false"
+            )
+    # Nothing is hidden until the next start files the stories again by the reading
+    # filters in force (they are part of the filing digest).
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema: feeds, stories, story keys, entries, sections", _initial_schema),
     (2, "feed leases, so two pollers never fetch one feed at once", _feed_leases),
@@ -129,6 +142,11 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     # 7 and 10 are taken by work in progress elsewhere; gaps are fine.
     (8, "accounts: users, app passwords, API tokens; read state per reader", _accounts),
     (9, "admin: feeds paused in feeds.yaml are never due", _paused_feeds),
+    (
+        11,
+        "full text of article pages; reading filters hide entries and section listings",
+        _full_text_and_reading_filters,
+    ),
 ]
 
 

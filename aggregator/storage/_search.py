@@ -33,7 +33,8 @@ _PG_BODY_OPTIONS = (
 )
 _IN_SECTION = (
     " AND EXISTS (SELECT 1 FROM story_sections"
-    " WHERE story_sections.story_id = {id} AND story_sections.section = :section)"
+    " WHERE story_sections.story_id = {id} AND story_sections.section = :section"
+    " AND NOT story_sections.hidden)"
 )
 
 

@@ -1,5 +1,7 @@
 """A story's sections, lead report and section versions: kept in step by every write
-that changes a story's reports (a poll, filing again, a split, retention).
+that changes a story's reports (a poll, filing again, a split, retention). The reader's
+filters are decided here too, as stored flags (entries.hidden, story_sections.hidden):
+a list page then reads them from story_listings, never matching phrases itself.
 
 A story is filed as a whole: the filer (the update package's rules, given by the
 caller) weighs the evidence of all its reports, and every report is listed in the
@@ -86,6 +88,7 @@ _REPORT_COLUMNS = (
     entries.c.tags,
     entries.c.sort_at,
     entries.c.first_seen_at,
+    entries.c.hidden,
     feeds.c.config_title,
     feeds.c.feed_title,
     feeds.c.url,
@@ -135,6 +138,7 @@ def _file_chunk(
     story_rows: list[dict[str, Any]] = []
     section_rows: list[dict[str, Any]] = []
     entry_rows: list[dict[str, Any]] = []
+    hidden_rows: list[dict[str, Any]] = []  # entries whose reading filter verdict changed
     for story_id in ids:
         rows = reports.get(story_id)
         if not rows:
@@ -143,15 +147,26 @@ def _file_chunk(
         sections = filing.sections
         changed |= before[story_id] ^ set(sections)
         shown |= set(sections)
+        hidden_rows.extend(
+            {"b_id": row.id, "hidden": row.id in filing.hidden_reports}
+            for row in rows
+            if bool(row.hidden) != (row.id in filing.hidden_reports)
+        )
+        visible = [row for row in rows if row.id not in filing.hidden_reports]
         story_rows.append(
             {
                 "b_id": story_id,
-                "lead_entry_id": _lead(rows).id,
+                "lead_entry_id": _lead(visible or rows).id,
                 "filing": [dict(reason) for reason in filing.reasons],
             }
         )
         section_rows.extend(
-            {"story_id": story_id, "section": section, "sort_at": sort_of[story_id]}
+            {
+                "story_id": story_id,
+                "section": section,
+                "sort_at": sort_of[story_id],
+                "hidden": section in filing.hidden_sections,
+            }
             for section in sections
         )
         entry_rows.extend(
@@ -172,6 +187,8 @@ def _file_chunk(
         conn.execute(insert(entry_sections), entry_rows)
     if story_rows:
         conn.execute(_UPDATE_STORY, story_rows)
+    if hidden_rows:
+        conn.execute(_UPDATE_HIDDEN, hidden_rows)
     return changed, shown
 
 
@@ -182,6 +199,11 @@ _UPDATE_STORY = (
         lead_entry_id=bindparam("lead_entry_id"),
         filing=bindparam("filing"),
     )
+)
+
+
+_UPDATE_HIDDEN = (
+    update(entries).where(entries.c.id == bindparam("b_id")).values(hidden=bindparam("hidden"))
 )
 
 
@@ -202,6 +224,7 @@ def _filing_report(row: Any, fresh: Fresh, given: Mapping[int, list[str]]) -> Fi
         feed_section=row.category,
         feed_labels=row.labels or "trust",
         given_sections=sections,
+        feed_url=row.url,
     )
 
 

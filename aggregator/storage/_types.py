@@ -167,14 +167,19 @@ class FilingReport:
     feed_section: str | None  # the feed's default section name
     feed_labels: str  # trust, ignore_tags, default_last, ignore
     given_sections: tuple[str, ...] = ()  # see ProcessedEntry.sections
+    feed_url: str = ""  # the feed's URL as listed in the config
 
 
 @dataclass(frozen=True)
 class StoryFiling:
-    """Where a story is filed (section slugs, strongest first) and why (JSON-able)."""
+    """Where a story is filed (section slugs, strongest first) and why (JSON-able),
+    and what the reader's filters hide: reports (entry ids) hidden by their feed's
+    filter, sections whose list does not show the story."""
 
     sections: tuple[str, ...]
     reasons: tuple[dict[str, Any], ...] = ()
+    hidden_reports: frozenset[int] = frozenset()
+    hidden_sections: frozenset[str] = frozenset()
 
 
 StoryFiler = Callable[[Sequence[FilingReport]], StoryFiling]

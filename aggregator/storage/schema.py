@@ -151,6 +151,9 @@ story_sections = Table(
     Column("story_id", Integer, ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
     Column("section", Text, primary_key=True),
     Column("sort_at", UTCDateTime, nullable=False),
+    # Hidden from this section's reader list by the section's reading filter; the
+    # published outputs list it all the same.
+    Column("hidden", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_story_sections_section_sort", "section", "sort_at", "story_id"),
 )
 
@@ -214,6 +217,16 @@ entries = Table(
     # Its vector as story matching computed it (terms and weights, opaque here), so
     # a new process loads its index without analysing every recent text again.
     Column("story_vector", LargeBinary),
+    # The article page's main text, fetched for full_text feeds or on demand
+    # (sanitized HTML), and how the last try went: "ok" or "failed" (with the error);
+    # NULL: never tried.
+    Column("full_text_html", CleanText),
+    Column("full_text_status", String(16)),
+    Column("full_text_error", CleanText),
+    Column("full_text_at", UTCDateTime),
+    # Hidden from the reader by its feed's reading filter (include/exclude), decided
+    # when its story is filed.
+    Column("hidden", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 entry_sections = Table(

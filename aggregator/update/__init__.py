@@ -16,6 +16,7 @@ from aggregator.update._feed import (
     FetchesFeeds,
     Updater,
 )
+from aggregator.update._fulltext import FULL_TEXT_PER_UPDATE, ArticleText, fetch_article_text
 from aggregator.update._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from aggregator.update._metrics import FeedHealthCollector, render_metrics
 from aggregator.update._pool import PollSummary, feeds_to_poll, host_of, poll_feeds
@@ -36,7 +37,9 @@ from aggregator.update._stories import StoryMatcher, filing_digest, story_filer
 from aggregator.update._writer import DirectWriter, PollWriter, WriterThread
 
 __all__ = [
+    "FULL_TEXT_PER_UPDATE",
     "METRICS_CONTENT_TYPE",
+    "ArticleText",
     "Bounds",
     "DirectWriter",
     "FeedHealthCollector",
@@ -53,6 +56,7 @@ __all__ = [
     "cache_hints_from_headers",
     "feed_status",
     "feeds_to_poll",
+    "fetch_article_text",
     "filing_digest",
     "hinted_seconds",
     "host_of",

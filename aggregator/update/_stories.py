@@ -26,6 +26,7 @@ from aggregator.process import (
     StoryIndex,
     StorySettings,
     file_story,
+    passes_filter,
 )
 from aggregator.storage import (
     FilingReport,
@@ -214,8 +215,11 @@ def filing_digest(config: Config) -> str:
     each feed's default section, labels and priority (which report leads)."""
     parts = (
         FILING_VERSION,
-        config.sections,
-        sorted((feed.url, feed.section, feed.labels, feed.priority) for feed in config.feeds),
+        config.sections,  # their reading filters included
+        sorted(
+            (feed.url, feed.section, feed.labels, feed.priority, feed.include, feed.exclude)
+            for feed in config.feeds
+        ),
     )
     return hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=16).hexdigest()
 
@@ -225,6 +229,7 @@ def story_filer(config: Config) -> StoryFiler:
     keywords, by the precedence of process.file_story."""
     rules = SectionRules(config.sections)
     slugs = config.section_slugs()
+    hides = _reading_filters(config)
 
     def file(reports: Sequence[FilingReport]) -> StoryFiling:
         # One vote per source feed: feeds are told apart by id, named by title.
@@ -245,9 +250,13 @@ def story_filer(config: Config) -> StoryFiler:
                 for report in reports
             ],
         )
+        sections = tuple(slugs[name] for name in filing.sections if name in slugs)
+        hidden_reports, hidden_sections = hides(reports, sections)
         return StoryFiling(
-            tuple(slugs[name] for name in filing.sections if name in slugs),
-            tuple(
+            sections,
+            hidden_reports=hidden_reports,
+            hidden_sections=hidden_sections,
+            reasons=tuple(
                 {
                     "section": slugs.get(reason.section, reason.section),
                     "kind": reason.kind,
@@ -260,6 +269,54 @@ def story_filer(config: Config) -> StoryFiler:
         )
 
     return file
+
+
+ReadingFilter = Callable[
+    [Sequence[FilingReport], tuple[str, ...]], tuple[frozenset[int], frozenset[str]]
+]
+
+
+def _reading_filters(config: Config) -> ReadingFilter:
+    """What the reader's filters hide of a story: (its reports hidden by their feed's
+    include/exclude, the sections among ``sections`` hiding it by theirs).
+
+    A report is looked at by its title and text; a section looks at the title and text
+    of the reports left shown. A story whose every report is hidden is hidden from
+    every list, whatever its sections say.
+    """
+    by_feed = {
+        feed.url: (feed.include, feed.exclude)
+        for feed in config.feeds
+        if feed.include or feed.exclude
+    }
+    by_section = {
+        section.slug: (section.include, section.exclude)
+        for section in config.sections
+        if section.include or section.exclude
+    }
+
+    def hides(
+        reports: Sequence[FilingReport], sections: tuple[str, ...]
+    ) -> tuple[frozenset[int], frozenset[str]]:
+        if not by_feed and not by_section:
+            return frozenset(), frozenset()
+        hidden = frozenset(
+            report.entry_id
+            for report in reports
+            if report.feed_url in by_feed
+            and not passes_filter(*by_feed[report.feed_url], f"{report.title}\n{report.text}")
+        )
+        shown = "\n".join(
+            f"{report.title}\n{report.text}" for report in reports if report.entry_id not in hidden
+        )
+        hidden_sections = frozenset(
+            slug
+            for slug in sections
+            if slug in by_section and not passes_filter(*by_section[slug], shown)
+        )
+        return hidden, hidden_sections
+
+    return hides
 
 
 def _trust(value: str) -> LabelTrust:

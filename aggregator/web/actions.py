@@ -80,6 +80,19 @@ def split(story_id: int, entry_id: int) -> BaseResponse:
     return redirect(url_for("reader.story", story_id=new_story), code=303)
 
 
+@blueprint.post("/s/<int:story_id>/full-text")
+def load_full_text(story_id: int) -> BaseResponse:
+    """Fetch the article page of the story's lead report now and keep its main text;
+    answers with the story's page, which shows it (or why it could not be loaded)."""
+    full_text = aggregator().load_full_text(story_id)
+    if full_text is None:
+        abort(404, "There is no such story.")
+    if wants_json():
+        return jsonify({"story_id": story_id, "status": full_text.status, "error": full_text.error})
+    default = url_for("reader.story", story_id=story_id)
+    return redirect(local_path(request.form.get("next"), default), code=303)
+
+
 @blueprint.post("/mark-all-read")
 def mark_all_read() -> BaseResponse | Response:
     """Mark a list read up to the newest story its page showed (form fields ``scope``,

@@ -20,6 +20,7 @@ from aggregator.process import safe_url, sanitize_html
 from aggregator.scopes import ALL, STARRED, feed_scope, scope_feed, scope_section, section_scope
 from aggregator.types import (
     EntryView,
+    FullText,
     Highlight,
     ReaderPage,
     ReaderStory,
@@ -127,12 +128,15 @@ def marked(pieces: Highlight) -> Markup:
     )
 
 
-def article_html(entry: EntryView) -> Markup:
-    """Return the entry's body for the item page.
+def article_html(entry: EntryView, full_text: FullText | None = None) -> Markup:
+    """Return the entry's body for the item page: its article page's text when it was
+    fetched (full text), else its content or summary.
 
     The stored HTML was sanitized when it was stored; it goes through the sanitizer
     again so rows written by an older, laxer version can never reach a page.
     """
+    if full_text is not None and full_text.html:
+        return Markup(sanitize_html(full_text.html))  # noqa: S704
     return Markup(sanitize_html(entry.content_html or entry.summary_html))  # noqa: S704
 
 

@@ -133,6 +133,7 @@ def story(story_id: int) -> str:
         abort(404, "There is no such story.")
     if not who.can_mark:
         item = stateless(item)
+    full_text = aggregator().get_full_text(item.story.lead.id)
     scope = parse_scope(request.args.get("in"), state().config) or ALL
     if scope == STARRED and not who.can_mark:
         scope = ALL
@@ -143,7 +144,8 @@ def story(story_id: int) -> str:
         scope=scope,
         back_url=list_url(scope),
         neighbours=aggregator().story_neighbours(story_id, scope, user=who.reader),
-        content=article_html(item.story.lead),
+        content=article_html(item.story.lead, full_text),
+        full_text=full_text,
         details=aggregator().story_details(story_id),
         may_administer=may_administer(),
     )
