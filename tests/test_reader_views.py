@@ -89,9 +89,15 @@ def test_river_shows_every_story_once_newest_first(client: FlaskClient) -> None:
     frigate = css(river, f"#s{story_id(river, 'Navy commissions a new frigate')}")[0]
     # Its own tag ("U.S. News") outranks the keyword "Navy": one section.
     assert [a.text_content() for a in css(frigate, ".badge")] == ["US News"]
-    also = css(frigate, ".also a")
-    assert [a.text_content() for a in also] == ["Other Outlet"]
-    assert also[0].get("href") == "https://news.example/frigate?utm_source=other"
+    # "2 sources" with their icons; opened, each report: outlet, own title, link.
+    sources = css(frigate, "details.sources")[0]
+    assert css(sources, "summary")[0].text_content().strip().endswith("2 sources")
+    assert len(css(sources, "summary .icon")) == 2
+    reports = css(sources, ".reports li")
+    assert [css(li, "a.source")[0].text_content() for li in reports] == ["Wire", "Other Outlet"]
+    assert "Frigate joins the fleet" in reports[1].text_content()
+    other_link = css(reports[1], "a[target=_blank]")[0]
+    assert other_link.get("href") == "https://news.example/frigate?utm_source=other"
     assert css(frigate, ".source")[0].text_content() == "Wire"
     time = css(frigate, "time")[0]
     assert time.get("datetime").endswith("Z") and time.get("title").endswith("UTC")
@@ -113,8 +119,9 @@ def test_section_feed_and_story_pages(client: FlaskClient, site: Site) -> None:
     assert css(story, "h1")[0].text_content() == "Navy commissions a new frigate"
     assert "joins the Atlantic fleet" in css(story, ".content")[0].text_content()
     assert "Pat Writer" in css(story, ".meta")[0].text_content()
-    also = css(story, ".also li a")
-    assert also[0].text_content() == "Frigate joins the fleet"
+    also = css(story, ".also .reports li a[target=_blank]")
+    assert [a.text_content() for a in also][1] == "Frigate joins the fleet"
+    assert css(story, ".also h2")[0].text_content() == "2 sources"
     assert css(story, 'a[rel="next"]')[0].get("href").startswith("/s/")
     assert css(story, "a.back")[0].get("href") == f"/c/us-news#s{frigate_id}"
     page(client, "/s/999999", status=404)

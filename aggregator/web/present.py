@@ -25,6 +25,7 @@ from aggregator.types import (
     ReaderStory,
     SearchPage,
     StoryCursor,
+    StoryView,
     UnreadCounts,
 )
 from aggregator.web.assets import static_url
@@ -117,6 +118,11 @@ def absolute_time(moment: datetime | None) -> str:
 
 def iso_time(moment: datetime | None) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else ""
+
+
+def story_position(story: StoryView) -> str:
+    """Return a story's place in a list as a URL parameter (see encode_position)."""
+    return encode_position(StoryCursor(story.sort_at, story.id))
 
 
 def marked(pieces: Highlight) -> Markup:
@@ -228,17 +234,39 @@ def web_link(url: str | None) -> str | None:
     return safe_url(url) if url else None
 
 
+# --- remembered preferences ----------------------------------------------------------------
+
+# Each preference: its cookie name and the values it may take, the default first. They
+# live in cookies (set by actions.preferences, or by the reader's script) so the server
+# renders the page as it will look: no flash of the other theme, and it works for a
+# visitor without an account and without JavaScript.
+PREFERENCES: dict[str, tuple[str, ...]] = {
+    "density": ("cards", "compact"),
+    "theme": ("system", "light", "dark"),
+}
+PREFERENCE_DAYS = 365
+
+
+def preference(name: str) -> str:
+    """Return the preference ``name`` of whoever asks (its default when unset or odd)."""
+    allowed = PREFERENCES[name]
+    value = request.cookies.get(name)
+    return value if value in allowed else allowed[0]
+
+
 def page_context() -> dict[str, str]:
     """Template context of every page.
 
     ``here``: this page's path and query, where its forms come back to; ``root``: the
     app's URL prefix, for links built in loops; ``token``: the CSRF token, computed
-    once instead of once per form.
+    once instead of once per form; ``density`` and ``theme``: the preferences.
     """
     return {
         "here": request.full_path.rstrip("?"),
         "root": request.script_root,
         "token": generate_csrf(),
+        "density": preference("density"),
+        "theme": preference("theme"),
     }
 
 
@@ -252,3 +280,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(iso_time, "isotime")
     app.add_template_filter(marked, "marked")
     app.add_template_filter(encode_position, "cursor")
+    app.add_template_filter(story_position, "storycursor")

@@ -54,8 +54,35 @@ def render_page(template: str, current: str, **context: Any) -> str:
         site_title=app_state.config.site.title,
         sidebar=build_sidebar(app_state.config, counts, feeds, current, with_state=who.can_mark),
         sections=app_state.config.section_names(),
+        unread_total=counts.of(ALL),
+        icons=feed_icons(),
         **context,
     )
+
+
+def feed_icons() -> dict[int, str]:
+    """Return the version of each source feed's stored icon, by feed id (see icons.py)."""
+    return {}
+
+
+def story_context(story_id: int, scope: str | None) -> dict[str, Any]:
+    """Return what _article.html needs to show a story (404 if there is none)."""
+    who = viewer()
+    item = aggregator().get_story(story_id, user=who.reader)
+    if item is None:
+        abort(404, "There is no such story.")
+    if not who.can_mark:
+        item = stateless(item)
+    scope = scope or ALL
+    if scope == STARRED and not who.can_mark:
+        scope = ALL
+    return {
+        "item": item,
+        "scope": scope,
+        "content": article_html(item.story.lead),
+        "details": aggregator().story_details(story_id),
+        "may_administer": may_administer(),
+    }
 
 
 def list_url(scope: str, **params: Any) -> str:
@@ -83,6 +110,10 @@ def list_page(scope: str, heading: str, **context: Any) -> str:
     if newest is None and page.stories:
         first = page.stories[0].story
         newest = StoryCursor(first.sort_at, first.id)
+    # ``s``: the story open in the reading pane (wide screens); the script keeps it in
+    # the URL, so a reload or back/forward shows the same story.
+    opened = positive_int(request.args.get("s"), "story")
+    pane = story_context(opened, scope) if opened is not None else None
     return render_page(
         "list.html",
         scope,
@@ -92,6 +123,7 @@ def list_page(scope: str, heading: str, **context: Any) -> str:
         newest=newest,
         is_first_page=before is None,
         list_url=list_url,
+        pane=pane,
         **context,
     )
 
@@ -127,25 +159,29 @@ def starred() -> str:
 
 @blueprint.get("/s/<int:story_id>")
 def story(story_id: int) -> str:
-    who = viewer()
-    item = aggregator().get_story(story_id, user=who.reader)
-    if item is None:
-        abort(404, "There is no such story.")
-    if not who.can_mark:
-        item = stateless(item)
-    scope = parse_scope(request.args.get("in"), state().config) or ALL
-    if scope == STARRED and not who.can_mark:
-        scope = ALL
+    context = story_context(story_id, parse_scope(request.args.get("in"), state().config))
+    scope = context["scope"]
     return render_page(
         "story.html",
         scope,
-        item=item,
-        scope=scope,
         back_url=list_url(scope),
-        neighbours=aggregator().story_neighbours(story_id, scope, user=who.reader),
-        content=article_html(item.story.lead),
-        details=aggregator().story_details(story_id),
-        may_administer=may_administer(),
+        neighbours=aggregator().story_neighbours(story_id, scope, user=viewer().reader),
+        **context,
+    )
+
+
+@blueprint.get("/s/<int:story_id>/pane")
+def story_pane(story_id: int) -> str:
+    """The story alone, as the reading pane shows it (fetched by the reader's script)."""
+    scope = parse_scope(request.args.get("in"), state().config)
+    context = story_context(story_id, scope)
+    return render_template(
+        "_article.html",
+        sections=state().config.section_names(),
+        icons=feed_icons(),
+        in_pane=True,
+        return_to=list_url(context["scope"], s=story_id),
+        **context,
     )
 
 
