@@ -461,3 +461,92 @@ def test_the_story_page_says_why_and_an_admin_can_split(client: FlaskClient) -> 
     # Nobody else sees a split button.
     away = client.get(f"/s/{frigate}", environ_base=remote).get_data(as_text=True)
     assert 'form class="split"' not in away
+
+
+# --- the reader, second edition: preferences, the pane, comfort -------------------------
+
+
+def test_density_and_theme_are_remembered_in_cookies(client: FlaskClient) -> None:
+    river = page(client, "/")
+    assert river.get("data-density") == "cards" and river.get("data-theme") == "system"
+    token = csrf_token(client)
+    done = client.post(
+        "/preferences", data={"csrf_token": token, "density": "compact", "next": "/c/us-news"}
+    )
+    assert done.status_code == 303 and done.headers["Location"] == "/c/us-news"
+    assert "density=compact" in done.headers["Set-Cookie"]
+    assert page(client, "/").get("data-density") == "compact"
+    as_json = client.post(
+        "/preferences",
+        data={"theme": "dark"},
+        headers={"X-CSRFToken": token, "Accept": "application/json"},
+    )
+    assert as_json.get_json() == {"theme": "dark"}
+    dark = page(client, "/")
+    assert dark.get("data-theme") == "dark"
+    assert css(dark, 'meta[name="color-scheme"]')[0].get("content") == "dark"
+    # The toggle's button names the next theme: system -> light -> dark -> system.
+    assert css(dark, "button.theme-toggle")[0].get("value") == "system"
+    odd = client.post("/preferences", data={"csrf_token": token, "theme": "red"})
+    assert odd.status_code == 400
+    assert client.post("/preferences", data={"theme": "dark"}).status_code == 400  # no token
+    client.set_cookie("theme", "<script>")  # an odd cookie is the default
+    assert page(client, "/").get("data-theme") == "system"
+
+
+def test_the_reading_pane_fragment_and_the_list_that_names_a_story(client: FlaskClient) -> None:
+    river = page(client, "/")
+    frigate = story_id(river, "Navy commissions a new frigate")
+    response = client.get(f"/s/{frigate}/pane?in=section:us-news")
+    assert response.status_code == 200
+    fragment = response.get_data(as_text=True)
+    assert "<html" not in fragment and '<nav class="sidebar"' not in fragment
+    article = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    assert css(article, "article.item h2.item-title")[0].text_content() == (
+        "Navy commissions a new frigate"
+    )
+    assert not css(article, ".item-nav")  # the list is the navigation
+    # Its forms come back to the list with the story in the pane.
+    nexts = {i.get("value") for i in css(article, "form.actions input[name=next]")}
+    assert nexts == {f"/c/us-news?s={frigate}#s{frigate}"}
+    assert client.get("/s/999999/pane").status_code == 404
+
+    # A reload of /?s=<id> shows the same story in the pane (works without the script).
+    named = page(client, f"/?s={frigate}")
+    assert css(named, ".reading.has-pane #pane article.item")[0].get("data-id") == str(frigate)
+    assert css(named, "#pane .item-title")[0].text_content() == "Navy commissions a new frigate"
+    assert "pane-hint" in client.get("/").get_data(as_text=True)
+    page(client, "/?s=999999", status=404)
+    page(client, "/?s=x", status=400)
+
+
+def test_mark_this_and_older_read_from_a_row(client: FlaskClient) -> None:
+    river = page(client, "/")
+    rows = css(river, "li.story")
+    middle = rows[len(rows) // 2]
+    form = css(middle, "form.actions")[0]
+    fields = {i.get("name"): i.get("value") for i in css(form, "input[type=hidden]")}
+    button = css(form, "button.mark-older")[0]
+    data = {**fields, "next": "/"}
+    done = client.post(button.get("formaction"), data=data)
+    assert done.status_code == 303
+    after = css(page(client, "/"), "li.story")
+    position = [row.get("data-id") for row in after].index(middle.get("data-id"))
+    unread = ["unread" in row.get("class").split() for row in after]
+    assert unread == [True] * position + [False] * (len(after) - position)
+
+
+def test_titles_counts_and_the_not_found_page(client: FlaskClient, site: Site) -> None:
+    river = page(client, "/")
+    unread = len(css(river, "li.story.unread"))
+    assert css(river, "title")[0].text_content() == f"({unread}) All stories · Newsroom"
+    long_title = "A very long headline " * 40  # 840 characters
+    serve_items(site, "/wire.xml", "Wire", [*WIRE, Item("long-1", long_title.strip())], etag='"l"')
+    site.poll(site.now + timedelta(hours=2))
+    river = page(client, "/")
+    long_id = story_id(river, long_title.strip())
+    story_title = css(page(client, f"/s/{long_id}"), "title")[0].text_content()
+    assert len(story_title) < 120 and story_title.endswith("… · Newsroom")
+    missing = page(client, "/no-such-page", status=404)
+    assert css(missing, "title")[0].text_content().endswith("Not Found · Newsroom")
+    assert css(missing, "h1")[0].text_content() == "404 Not Found"
