@@ -61,8 +61,9 @@ def render_page(template: str, current: str, **context: Any) -> str:
 
 
 def feed_icons() -> dict[int, str]:
-    """Return the version of each source feed's stored icon, by feed id (see icons.py)."""
-    return {}
+    """Return the version of each source feed's stored icon, by feed id: a page links
+    ``/icons/<feed id>?v=<version>``, cached for long; other feeds get a letter badge."""
+    return aggregator().feed_icon_versions()
 
 
 def story_context(story_id: int, scope: str | None) -> dict[str, Any]:
@@ -231,6 +232,26 @@ def feed_history(feed_id: int) -> str:
         abort(404, "There is no such feed.")
     attempts = aggregator().fetch_history(feed_id)
     return render_page("history.html", feed_scope(feed_id), feed=found, attempts=attempts)
+
+
+@blueprint.get("/icons/<int:feed_id>")
+def icon(feed_id: int) -> Response:
+    """A source feed's site icon, from our origin (pages never load a publisher's).
+
+    Its URL carries its version, so it is cached for a year; a raster image only (the
+    fetcher keeps no SVG), and no sniffing."""
+    found = aggregator().feed_icon(feed_id)
+    if found is None or found.body is None or found.content_type is None:
+        abort(404, "This feed has no icon.")
+    response = Response(found.body, mimetype=found.content_type)
+    if request.args.get("v") == found.version:
+        response.cache_control.public = True
+        response.cache_control.max_age = STATIC_MAX_AGE
+        response.cache_control.immutable = True
+    else:
+        response.cache_control.max_age = 3600
+    response.headers["Content-Disposition"] = "inline"
+    return response
 
 
 @blueprint.after_request
