@@ -362,3 +362,26 @@ def test_no_serious_accessibility_violations_on_any_page(
         browsing.problems.assert_none()
     finally:
         browsing.close()
+
+
+def test_preferences_and_the_pane_work_without_the_script(browser: Any, base_url: str) -> None:
+    context = browser.new_context(viewport=WIDE, base_url=base_url, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto("/")
+        sync_api.expect(page.locator("#pane")).to_be_hidden()  # nothing to show in it
+        page.locator("button.density-toggle").click()  # a plain form post
+        page.wait_for_load_state("load")
+        sync_api.expect(page.locator("html")).to_have_attribute("data-density", "compact")
+        page.locator("button.theme-toggle").click()
+        page.wait_for_load_state("load")
+        sync_api.expect(page.locator("html")).to_have_attribute("data-theme", "light")
+        first = page.locator("li.story").first.get_attribute("data-id")
+        page.goto(f"/?s={first}")  # a link naming a story: the pane, rendered
+        sync_api.expect(page.locator("#pane article.item")).to_have_attribute("data-id", first)
+        sync_api.expect(page.locator("#pane")).to_be_visible()
+        page.locator("#pane button.toggle-star").click()
+        page.wait_for_url(f"**/?s={first}#s{first}")
+        sync_api.expect(page.locator("#pane article.item")).to_have_class("item unread starred")
+    finally:
+        context.close()

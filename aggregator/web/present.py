@@ -120,6 +120,19 @@ def iso_time(moment: datetime | None) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else ""
 
 
+def icon_tag(icons: dict[int, str] | None, root: str, feed_id: int, title: str | None) -> Markup:
+    """Return a source feed's icon: its stored picture (served by reader.icon, cached
+    for long since its URL changes with it), else a neutral badge with the feed's
+    first letter. Built here, not in a macro: a list shows dozens."""
+    version = icons.get(feed_id) if icons else None
+    if version:
+        return Markup(
+            '<img class="icon" src="{}/icons/{}?v={}" alt="" width="16" height="16">'
+        ).format(root, feed_id, version)
+    letter = (title or "?")[:1].upper()
+    return Markup('<span class="icon letter" aria-hidden="true">{}</span>').format(letter)
+
+
 def story_position(story: StoryView) -> str:
     """Return a story's place in a list as a URL parameter (see encode_position)."""
     return encode_position(StoryCursor(story.sort_at, story.id))
@@ -273,6 +286,7 @@ def page_context() -> dict[str, str]:
 def init_app(app: Flask) -> None:
     """Register the template helpers."""
     app.add_template_global(static_url)
+    app.add_template_global(icon_tag)
     app.context_processor(page_context)
     app.add_template_filter(web_link, "weblink")
     app.add_template_filter(relative_time, "reltime")

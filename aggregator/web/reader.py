@@ -10,9 +10,19 @@ never changes anything. Each page shows the read state of whoever asks
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    url_for,
+)
 
 from aggregator.scopes import ALL, STARRED, feed_scope, scope_feed, scope_section, section_scope
 from aggregator.types import StoryCursor, UnreadCounts
@@ -32,6 +42,8 @@ from aggregator.web.present import (
 PAGE_SIZE = 30
 SEARCH_PAGE_SIZE = 30
 STATIC_MAX_AGE = 365 * 24 * 3600  # static URLs change with their content
+ICON_VERSIONS_SECONDS = 60.0
+ICON_VERSIONS_KEY = "aggregator.icon-versions"
 
 blueprint = Blueprint(
     "reader",
@@ -62,8 +74,17 @@ def render_page(template: str, current: str, **context: Any) -> str:
 
 def feed_icons() -> dict[int, str]:
     """Return the version of each source feed's stored icon, by feed id: a page links
-    ``/icons/<feed id>?v=<version>``, cached for long; other feeds get a letter badge."""
-    return aggregator().feed_icon_versions()
+    ``/icons/<feed id>?v=<version>``, cached for long; other feeds get a letter badge.
+
+    Icons change once a week at most: the answer is kept ICON_VERSIONS_SECONDS
+    (hundreds of rows; every page needs it)."""
+    cache = current_app.extensions.setdefault(ICON_VERSIONS_KEY, {})
+    now = time.monotonic()
+    if cache.get("until", 0.0) <= now:
+        cache["versions"] = aggregator().feed_icon_versions()
+        cache["until"] = now + ICON_VERSIONS_SECONDS
+    versions: dict[int, str] = cache["versions"]
+    return versions
 
 
 def story_context(story_id: int, scope: str | None) -> dict[str, Any]:
