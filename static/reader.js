@@ -340,6 +340,36 @@
     select(stories().indexOf(link.closest("li.story")));
   });
 
+  // A list's "3 sources", opened, also shows the story's related stories (fetched
+  // once; without the script its link leads to the story page, which has them).
+  document.addEventListener("toggle", function (event) {
+    const sources = event.target;
+    if (!(sources instanceof HTMLDetailsElement) || !sources.matches("li.story .sources") ||
+        !sources.open || sources.dataset.related) {
+      return;
+    }
+    sources.dataset.related = "loading";
+    const item = sources.closest("li.story");
+    const scope = item.closest("[data-scope]");
+    const query = scope ? "?in=" + encodeURIComponent(scope.dataset.scope) : "";
+    fetch(item.dataset.base + "/related" + query, {
+      credentials: "same-origin",
+      headers: { Accept: "text/html" },
+    }).then(function (response) {
+      if (!response.ok) {
+        throw new Error("the related stories answered " + response.status);
+      }
+      return response.text();
+    }).then(function (html) {
+      sources.querySelector(".reports").insertAdjacentHTML("afterend", html);
+      sources.dataset.related = "yes";
+      refreshTimes();
+    }).catch(function (error) {
+      delete sources.dataset.related;
+      report(error);
+    });
+  }, true);
+
   // --- mark read on scroll (an option, remembered in this browser) -------------------
 
   const scrollOption = document.querySelector(".scroll-read");

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from aggregator.storage import open_storage
+from aggregator.scopes import section_scope
+from aggregator.storage import open_storage, schema
 from aggregator.web import create_app
 from tests.axe import axe_source, serious_violations
 from tests.conftest import REPO_ROOT
@@ -64,6 +65,16 @@ def base_url(tmp_path: Path) -> Iterator[str]:
         site = build_site(feed_server, storage)
         serve_items(site, "/wire.xml", "Wire", [*WIRE, LONG, *MORE], etag='"busy"')
         site.poll(site.now + timedelta(hours=2))
+    # The frigate and the budget stories: related, as a near miss of the stories work.
+    titles = {
+        item.story.lead.title: item.story.id
+        for item in storage.list_reader_stories(section_scope("us-news")).stories
+    }
+    with storage.write() as conn:
+        frigate = next(story for title, story in titles.items() if "rigate" in title)
+        related = {"story_id": frigate, "similarity": 0.4}
+        related["related_id"] = titles["Senate passes the budget"]
+        conn.execute(schema.related_stories.insert().values(**related))
     app = create_app(site.aggregator)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -274,6 +285,12 @@ def test_sources_at_a_glance_expand(wide: Browsing) -> None:
     sync_api.expect(other.locator("a[target=_blank]")).to_have_attribute(
         "href", "https://news.example/frigate?utm_source=other"
     )
+    # Opened, it fetches the story's related stories once.
+    related = frigate.locator(".sources section.related li a")
+    sync_api.expect(related).to_have_text("Senate passes the budget")
+    summary.click()
+    summary.click()
+    sync_api.expect(frigate.locator(".sources section.related")).to_have_count(1)
     wide.shoot("sources")
     wide.problems.assert_none()
 

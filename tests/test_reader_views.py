@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 
 from aggregator.core import Aggregator
 from aggregator.errors import StorageError
-from aggregator.storage import Storage
+from aggregator.storage import Storage, schema
 from aggregator.update import feed_status
 from aggregator.web import create_app
 from aggregator.web.reader import PAGE_SIZE
@@ -550,3 +550,28 @@ def test_titles_counts_and_the_not_found_page(client: FlaskClient, site: Site) -
     missing = page(client, "/no-such-page", status=404)
     assert css(missing, "title")[0].text_content().endswith("Not Found · Newsroom")
     assert css(missing, "h1")[0].text_content() == "404 Not Found"
+
+
+def test_a_lists_sources_lead_to_the_related_stories(client: FlaskClient, site: Site) -> None:
+    river = page(client, "/")
+    frigate = story_id(river, "Navy commissions a new frigate")
+    senate = story_id(river, "Senate passes the budget")
+    with site.storage.write() as conn:  # as the stories work records a near miss
+        conn.execute(
+            schema.related_stories.insert().values(
+                story_id=frigate, related_id=senate, similarity=0.4
+            )
+        )
+    row = css(page(client, "/c/us-news"), f"#s{frigate}")[0]
+    more = css(row, "details.sources .more a")[0]
+    assert more.get("href") == f"/s/{frigate}?in=section:us-news"
+    fragment = client.get(f"/s/{frigate}/related?in=section:us-news")
+    assert fragment.status_code == 200
+    related = lxml.html.fragment_fromstring(fragment.get_data(as_text=True), create_parent="div")
+    assert css(related, "section.related h3")[0].text_content() == "Related stories"
+    link = css(related, "section.related li a")[0]
+    assert link.text_content() == "Senate passes the budget"
+    assert link.get("href") == f"/s/{senate}?in=section:us-news"
+    story = page(client, f"/s/{frigate}")  # and the story page, as before
+    assert css(story, "section.related li a")[0].text_content() == "Senate passes the budget"
+    assert client.get("/s/999999/related").status_code == 404

@@ -207,6 +207,18 @@ def story_pane(story_id: int) -> str:
     )
 
 
+@blueprint.get("/s/<int:story_id>/related")
+def story_related(story_id: int) -> str:
+    """A story's related stories alone: what a list shows when its sources open."""
+    details = aggregator().story_details(story_id)
+    if details is None:
+        abort(404, "There is no such story.")
+    scope = parse_scope(request.args.get("in"), state().config) or ""
+    return render_template(
+        "_related.html", details=details, scope=scope, related_heading="h3", icons={}
+    )
+
+
 @blueprint.get("/search")
 def search() -> str:
     query = request.args.get("q", "").strip()[:500]
