@@ -22,6 +22,7 @@ from tests.conftest import REPO_ROOT
 
 AXE_VERSION = "4.14.1"
 CACHE = REPO_ROOT / "test-artifacts" / "cache"
+SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"  # left for a person to look at
 # Rules as WCAG 2.1 A and AA state them, plus axe's best practices.
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 SERIOUS = {"serious", "critical"}

@@ -21,8 +21,7 @@ from werkzeug.serving import make_server
 from aggregator.scopes import section_scope
 from aggregator.storage import open_storage, schema
 from aggregator.web import create_app
-from tests.axe import axe_source, serious_violations
-from tests.conftest import REPO_ROOT
+from tests.axe import SCREENSHOTS, axe_source, serious_violations
 from tests.httpserver import FeedServer
 from tests.reader_site import WIRE, Item, build_site, serve_items
 from tests.test_browser import (
@@ -39,7 +38,6 @@ pytestmark = pytest.mark.slow
 
 WIDE = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
 LONG_TITLE = ("An extremely long headline that goes on and on " * 17)[:807]
 # The wire's usual stories and 30 more, one of them with an 807-character title.
 MORE = [
