@@ -226,6 +226,7 @@ def poll(config_path: str, poll_all: bool, workers: int | None) -> None:
         )
         click.echo(format_summary(summary))
         aggregator.prune()
+        aggregator.refresh_icons()  # after the poll, and never failing it
 
 
 @cli.command()

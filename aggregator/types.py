@@ -53,6 +53,8 @@ class FeedData:
     entries: tuple[EntryData, ...] = ()
     # Problems that did not stop parsing (feedparser's "bozo" reason).
     warning: str | None = None
+    # The feed's own icon or image (Atom icon/logo, RSS image, JSON Feed favicon/icon).
+    icon: str | None = None
 
 
 # Codes in the order feeds are listed: what needs the admin first.
@@ -505,3 +507,18 @@ class FeedUnread:
     feed_id: int
     unread: int
     newest: datetime | None
+
+
+@dataclass(frozen=True)
+class FeedIcon:
+    """A source feed's site icon as stored: a small raster image served from our origin.
+
+    ``version`` changes with the picture (its URL carries it, so it is cached for long);
+    ``body`` is None when the last look found none (a letter badge is shown)."""
+
+    feed_id: int
+    content_type: str | None
+    body: bytes | None
+    source_url: str | None
+    fetched_at: datetime
+    version: str | None

@@ -1,5 +1,7 @@
 // The reader's behaviour: keyboard shortcuts, read/star without a reload, mark read on
-// open, local relative times. Every action also works without this script, as a form.
+// open (and, as an option, on scroll), the reading pane on wide screens, the theme and
+// density toggles, local relative times. Every action also works without this script,
+// as a link or a form.
 (function () {
   "use strict";
 
@@ -33,6 +35,20 @@
       badge.textContent = String(value);
       badge.classList.toggle("zero", value === 0);
     });
+    if (scope === "all") {
+      showUnreadInTitle();
+    }
+  }
+
+  // The page's title starts with the unread count of all stories: "(12) All stories".
+  function showUnreadInTitle() {
+    const badge = document.querySelector('.sidebar [data-count="all"]');
+    if (!badge) {
+      return;
+    }
+    const unread = parseInt(badge.textContent, 10) || 0;
+    const title = document.title.replace(/^\(\d+\) /, "");
+    document.title = unread ? "(" + unread + ") " + title : title;
   }
 
   // The story's form posts to .../read or .../unread; its star button (formaction)
@@ -52,11 +68,17 @@
     star.textContent = starred ? "Unstar" : "Star";
   }
 
+  // A story can be on the page twice (its row in the list and the reading pane): both
+  // change, the counts once.
   function applyState(item, state) {
     const wasUnread = item.classList.contains("unread");
     const wasStarred = item.classList.contains("starred");
-    item.classList.toggle("unread", state.unread);
-    item.classList.toggle("starred", state.starred);
+    const copies = document.querySelectorAll('[data-base][data-id="' + item.dataset.id + '"]');
+    copies.forEach(function (copy) {
+      copy.classList.toggle("unread", state.unread);
+      copy.classList.toggle("starred", state.starred);
+      updateForm(copy);
+    });
     if (wasUnread !== state.unread) {
       (item.dataset.scopes || "").split(" ").forEach(function (scope) {
         // The "Starred" entry counts starred stories, read or not.
@@ -68,7 +90,6 @@
     if (wasStarred !== state.starred) {
       adjustCount("starred", state.starred ? 1 : -1);
     }
-    updateForm(item);
   }
 
   // A visitor without a read state (a public server, not signed in) gets no forms:
@@ -110,6 +131,9 @@
     }
     event.preventDefault();
     const button = event.submitter;
+    if (button && button.classList.contains("mark-older")) {
+      return; // "this and older read": the plain form post, and the list comes back
+    }
     const action = button && button.classList.contains("toggle-star")
       ? setStarred(item, !item.classList.contains("starred"))
       : setRead(item, item.classList.contains("unread"));
@@ -159,12 +183,21 @@
   // --- moving around -----------------------------------------------------------------
 
   let current = -1;
+  const onStoryPage = document.body.classList.contains("page-story");
+  const pane = document.getElementById("pane");
+  const wide = window.matchMedia("(min-width: 1100px)");
 
   function stories() {
     return Array.from(document.querySelectorAll("li.story"));
   }
 
-  function select(index) {
+  function usePane() {
+    return pane !== null && wide.matches;
+  }
+
+  // ``push``: the story goes into the reading pane and the URL follows (false when
+  // the URL already names it: on load, and on back/forward).
+  function select(index, push) {
     const items = stories();
     if (!items.length) {
       return null;
@@ -181,13 +214,15 @@
     if (title) {
       title.focus({ preventScroll: true });
     }
+    if (push !== false && usePane()) {
+      showInPane(item, true).catch(report);
+    }
     return item;
   }
 
   function selected() {
-    const article = document.querySelector("article.item[data-base]");
-    if (article) {
-      return article;
+    if (onStoryPage) {
+      return document.querySelector("article.item[data-base]");
     }
     const items = stories();
     return items[current] || select(0);
@@ -201,7 +236,7 @@
   }
 
   function move(step) {
-    if (document.querySelector("article.item")) {
+    if (onStoryPage) {
       follow(step > 0 ? "next" : "prev"); // the story page: older / newer story
       return;
     }
@@ -230,6 +265,198 @@
       setRead(item, true).catch(report);
     }
   }
+
+  // --- the reading pane --------------------------------------------------------------
+
+  // The list's URL with ?s=<story>: what a reload or back/forward shows.
+  function paneUrl(storyId) {
+    const url = new URL(pane.dataset.list, window.location.href);
+    if (storyId) {
+      url.searchParams.set("s", storyId);
+    }
+    return url.pathname + url.search;
+  }
+
+  let paneRequest = 0;
+
+  async function showInPane(item, push) {
+    const id = item.dataset.id;
+    const scope = item.closest("[data-scope]");
+    const request = ++paneRequest;
+    const query = scope ? "?in=" + encodeURIComponent(scope.dataset.scope) : "";
+    if (push) {
+      window.history.pushState({ story: id }, "", paneUrl(id));
+    }
+    const response = await fetch(item.dataset.base + "/pane" + query, {
+      credentials: "same-origin",
+      headers: { Accept: "text/html" },
+    });
+    if (!response.ok) {
+      throw new Error("the story answered " + response.status);
+    }
+    const html = await response.text();
+    if (request !== paneRequest) {
+      return; // a later j/k won
+    }
+    pane.innerHTML = html; // our own template's output; the CSP forbids inline script
+    pane.scrollTop = 0;
+    refreshTimes();
+    const article = pane.querySelector("article.item");
+    if (article && article.dataset.readOnOpen === "yes") {
+      article.dataset.readOnOpen = "no";
+      await setRead(article, true);
+    }
+  }
+
+  function storyInUrl() {
+    return new URLSearchParams(window.location.search).get("s");
+  }
+
+  window.addEventListener("popstate", function () {
+    if (!pane) {
+      return;
+    }
+    const id = storyInUrl();
+    const row = id ? document.getElementById("s" + id) : null;
+    if (row && row.matches("li.story")) {
+      select(stories().indexOf(row), false);
+      showInPane(row, false).catch(report);
+    } else if (!id) {
+      window.location.reload(); // the list as it was, without a story
+    } else {
+      window.location.reload(); // a story of another page of the list
+    }
+  });
+
+  // A click on a story's title opens it in the pane on wide screens (a new tab with
+  // a modifier key, as usual).
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest("li.story .title a");
+    if (!link || !usePane() || event.button !== 0 || event.ctrlKey || event.metaKey ||
+        event.shiftKey || event.altKey) {
+      return;
+    }
+    event.preventDefault();
+    select(stories().indexOf(link.closest("li.story")));
+  });
+
+  // A list's "3 sources", opened, also shows the story's related stories (fetched
+  // once; without the script its link leads to the story page, which has them).
+  document.addEventListener("toggle", function (event) {
+    const sources = event.target;
+    if (!(sources instanceof HTMLDetailsElement) || !sources.matches("li.story .sources") ||
+        !sources.open || sources.dataset.related) {
+      return;
+    }
+    sources.dataset.related = "loading";
+    const item = sources.closest("li.story");
+    const scope = item.closest("[data-scope]");
+    const query = scope ? "?in=" + encodeURIComponent(scope.dataset.scope) : "";
+    fetch(item.dataset.base + "/related" + query, {
+      credentials: "same-origin",
+      headers: { Accept: "text/html" },
+    }).then(function (response) {
+      if (!response.ok) {
+        throw new Error("the related stories answered " + response.status);
+      }
+      return response.text();
+    }).then(function (html) {
+      sources.querySelector(".reports").insertAdjacentHTML("afterend", html);
+      sources.dataset.related = "yes";
+      refreshTimes();
+    }).catch(function (error) {
+      delete sources.dataset.related;
+      report(error);
+    });
+  }, true);
+
+  // --- mark read on scroll (an option, remembered in this browser) -------------------
+
+  const scrollOption = document.querySelector(".scroll-read");
+  const SCROLL_KEY = "aggregator.readOnScroll";
+  let scrollWatcher = null;
+
+  function watchScrolling(on) {
+    if (scrollWatcher) {
+      scrollWatcher.disconnect();
+      scrollWatcher = null;
+    }
+    if (!on) {
+      return;
+    }
+    // A story whose row has gone up past the top of the window was scrolled past.
+    scrollWatcher = new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        const item = entry.target;
+        if (!entry.isIntersecting && entry.boundingClientRect.bottom <= 0 &&
+            item.classList.contains("unread")) {
+          setRead(item, true).catch(report);
+        }
+      });
+    });
+    stories().forEach(function (item) {
+      scrollWatcher.observe(item);
+    });
+  }
+
+  if (scrollOption) {
+    const box = scrollOption.querySelector("input");
+    scrollOption.hidden = false;
+    box.checked = window.localStorage.getItem(SCROLL_KEY) === "yes";
+    box.addEventListener("change", function () {
+      window.localStorage.setItem(SCROLL_KEY, box.checked ? "yes" : "no");
+      watchScrolling(box.checked);
+    });
+    watchScrolling(box.checked);
+  }
+
+  // --- preferences: theme and density ------------------------------------------------
+
+  const THEMES = ["system", "light", "dark"];
+
+  function savePreference(form, name, value) {
+    const body = new URLSearchParams({ [name]: value });
+    return fetch(form.action, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+      body: body,
+    }).then(function (response) {
+      if (!response.ok) {
+        throw new Error("the preference answered " + response.status);
+      }
+    });
+  }
+
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    const button = event.submitter;
+    if (!button || !(form.matches(".theme-form") || form.matches(".density-form"))) {
+      return;
+    }
+    event.preventDefault();
+    const name = button.name;
+    const value = button.value;
+    if (name === "theme") {
+      root.dataset.theme = value;
+      const next = THEMES[(THEMES.indexOf(value) + 1) % THEMES.length];
+      button.value = next;
+      button.dataset.theme = value;
+      button.title = "Theme: " + value + " (next: " + next + ")";
+      button.querySelector(".theme-name").textContent = value[0].toUpperCase() + value.slice(1);
+      const scheme = document.querySelector('meta[name="color-scheme"]');
+      scheme.content = value === "system" ? "light dark" : value;
+    } else {
+      root.dataset.density = value;
+      button.value = value === "compact" ? "cards" : "compact";
+      button.setAttribute("aria-pressed", String(value === "compact"));
+      const chosen = document.querySelector("li.story.current");
+      if (chosen) {
+        chosen.scrollIntoView({ block: "nearest" });
+      }
+    }
+    savePreference(form, name, value).catch(report);
+  });
 
   // --- help, menu and search ---------------------------------------------------------
 
@@ -367,6 +594,9 @@
 
   document.addEventListener("click", function (event) {
     const item = event.target.closest("li.story");
+    if (event.defaultPrevented) {
+      return; // opened in the pane: already selected
+    }
     if (item) {
       const index = stories().indexOf(item);
       if (index !== current) {
@@ -385,11 +615,17 @@
   refreshTimes();
   window.setInterval(refreshTimes, 60 * 1000);
 
-  if (window.location.hash.startsWith("#s")) {
+  showUnreadInTitle();
+
+  const named = storyInUrl();
+  if (pane && named && document.getElementById("s" + named)) {
+    // The story in the pane (rendered with the page): its row is the selected one.
+    select(stories().indexOf(document.getElementById("s" + named)), false);
+  } else if (window.location.hash.startsWith("#s")) {
     const target = document.getElementById(window.location.hash.slice(1));
     const index = stories().indexOf(target);
     if (index >= 0) {
-      select(index);
+      select(index, false);
     }
   }
 

@@ -20,6 +20,7 @@ from aggregator.config import PUBLIC
 from aggregator.storage import open_storage
 from aggregator.web import create_app
 from tests.accounts import PASSWORDS, add_users
+from tests.axe import SCREENSHOTS, axe_source, serious_violations
 from tests.httpserver import FeedServer
 from tests.reader_site import build_site
 from tests.test_browser import (  # noqa: F401 - fixtures
@@ -177,4 +178,42 @@ def test_public_mode_reads_without_signing_in(page: Any, problems: Problems) -> 
     page.wait_for_url(story_url)
     sync_api.expect(page.locator("article.item")).to_have_class("item")  # now read: opened
     assert page.locator("form.actions").count() == 1
+    problems.assert_none()
+
+
+def test_no_serious_accessibility_violations_on_the_account_and_admin_pages(
+    page: Any, context: Any, problems: Problems, base_url: str, viewport: dict[str, int]
+) -> None:
+    """axe-core (tests/axe.py) on the pages behind accounts, in both themes."""
+    source = axe_source()
+    found: dict[str, list[str]] = {}
+    size = f"{viewport['width']}x{viewport['height']}"
+    for theme in ("light", "dark"):
+        context.add_cookies([{"name": "theme", "value": theme, "url": base_url}])
+        visit(page, "/login")
+        violations = serious_violations(page, source)
+        if violations:
+            found[f"login {theme}"] = violations
+        sign_in(page, "admin")
+        page.wait_for_url(RIVER)
+        feed = page.locator("li.story a.source").first.get_attribute("href")
+        feed_id = feed.rsplit("/", 1)[1]
+        pages = {
+            "settings": "/settings",
+            "users": "/admin/users",
+            "add-feed": "/admin/feeds/add",
+            "edit-feed": f"/admin/feeds/{feed_id}/edit",
+            "import": "/admin/import",
+            "history": f"{feed}/history",
+        }
+        for name, path in pages.items():
+            visit(page, path)
+            violations = serious_violations(page, source)
+            if violations:
+                found[f"{name} {theme}"] = violations
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / f"{name}-{theme}-{size}.png"))
+        page.locator(".account button.link-button").click()  # sign out
+        page.wait_for_load_state("load")
+    assert found == {}
     problems.assert_none()

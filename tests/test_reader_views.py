@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 
 from aggregator.core import Aggregator
 from aggregator.errors import StorageError
-from aggregator.storage import Storage
+from aggregator.storage import Storage, schema
 from aggregator.update import feed_status
 from aggregator.web import create_app
 from aggregator.web.reader import PAGE_SIZE
@@ -89,9 +89,15 @@ def test_river_shows_every_story_once_newest_first(client: FlaskClient) -> None:
     frigate = css(river, f"#s{story_id(river, 'Navy commissions a new frigate')}")[0]
     # Its own tag ("U.S. News") outranks the keyword "Navy": one section.
     assert [a.text_content() for a in css(frigate, ".badge")] == ["US News"]
-    also = css(frigate, ".also a")
-    assert [a.text_content() for a in also] == ["Other Outlet"]
-    assert also[0].get("href") == "https://news.example/frigate?utm_source=other"
+    # "2 sources" with their icons; opened, each report: outlet, own title, link.
+    sources = css(frigate, "details.sources")[0]
+    assert css(sources, "summary")[0].text_content().strip().endswith("2 sources")
+    assert len(css(sources, "summary .icon")) == 2
+    reports = css(sources, ".reports li")
+    assert [css(li, "a.source")[0].text_content() for li in reports] == ["Wire", "Other Outlet"]
+    assert "Frigate joins the fleet" in reports[1].text_content()
+    other_link = css(reports[1], "a[target=_blank]")[0]
+    assert other_link.get("href") == "https://news.example/frigate?utm_source=other"
     assert css(frigate, ".source")[0].text_content() == "Wire"
     time = css(frigate, "time")[0]
     assert time.get("datetime").endswith("Z") and time.get("title").endswith("UTC")
@@ -113,8 +119,9 @@ def test_section_feed_and_story_pages(client: FlaskClient, site: Site) -> None:
     assert css(story, "h1")[0].text_content() == "Navy commissions a new frigate"
     assert "joins the Atlantic fleet" in css(story, ".content")[0].text_content()
     assert "Pat Writer" in css(story, ".meta")[0].text_content()
-    also = css(story, ".also li a")
-    assert also[0].text_content() == "Frigate joins the fleet"
+    also = css(story, ".also .reports li a[target=_blank]")
+    assert [a.text_content() for a in also][1] == "Frigate joins the fleet"
+    assert css(story, ".also h2")[0].text_content() == "2 sources"
     assert css(story, 'a[rel="next"]')[0].get("href").startswith("/s/")
     assert css(story, "a.back")[0].get("href") == f"/c/us-news#s{frigate_id}"
     page(client, "/s/999999", status=404)
@@ -454,3 +461,117 @@ def test_the_story_page_says_why_and_an_admin_can_split(client: FlaskClient) -> 
     # Nobody else sees a split button.
     away = client.get(f"/s/{frigate}", environ_base=remote).get_data(as_text=True)
     assert 'form class="split"' not in away
+
+
+# --- the reader, second edition: preferences, the pane, comfort -------------------------
+
+
+def test_density_and_theme_are_remembered_in_cookies(client: FlaskClient) -> None:
+    river = page(client, "/")
+    assert river.get("data-density") == "cards" and river.get("data-theme") == "system"
+    token = csrf_token(client)
+    done = client.post(
+        "/preferences", data={"csrf_token": token, "density": "compact", "next": "/c/us-news"}
+    )
+    assert done.status_code == 303 and done.headers["Location"] == "/c/us-news"
+    assert "density=compact" in done.headers["Set-Cookie"]
+    assert page(client, "/").get("data-density") == "compact"
+    as_json = client.post(
+        "/preferences",
+        data={"theme": "dark"},
+        headers={"X-CSRFToken": token, "Accept": "application/json"},
+    )
+    assert as_json.get_json() == {"theme": "dark"}
+    dark = page(client, "/")
+    assert dark.get("data-theme") == "dark"
+    assert css(dark, 'meta[name="color-scheme"]')[0].get("content") == "dark"
+    # The toggle's button names the next theme: system -> light -> dark -> system.
+    assert css(dark, "button.theme-toggle")[0].get("value") == "system"
+    odd = client.post("/preferences", data={"csrf_token": token, "theme": "red"})
+    assert odd.status_code == 400
+    assert client.post("/preferences", data={"theme": "dark"}).status_code == 400  # no token
+    client.set_cookie("theme", "<script>")  # an odd cookie is the default
+    assert page(client, "/").get("data-theme") == "system"
+
+
+def test_the_reading_pane_fragment_and_the_list_that_names_a_story(client: FlaskClient) -> None:
+    river = page(client, "/")
+    frigate = story_id(river, "Navy commissions a new frigate")
+    response = client.get(f"/s/{frigate}/pane?in=section:us-news")
+    assert response.status_code == 200
+    fragment = response.get_data(as_text=True)
+    assert "<html" not in fragment and '<nav class="sidebar"' not in fragment
+    article = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    assert css(article, "article.item h2.item-title")[0].text_content() == (
+        "Navy commissions a new frigate"
+    )
+    assert not css(article, ".item-nav")  # the list is the navigation
+    # Its forms come back to the list with the story in the pane.
+    nexts = {i.get("value") for i in css(article, "form.actions input[name=next]")}
+    assert nexts == {f"/c/us-news?s={frigate}#s{frigate}"}
+    assert client.get("/s/999999/pane").status_code == 404
+
+    # A reload of /?s=<id> shows the same story in the pane (works without the script).
+    named = page(client, f"/?s={frigate}")
+    assert css(named, ".reading.has-pane #pane article.item")[0].get("data-id") == str(frigate)
+    assert css(named, "#pane .item-title")[0].text_content() == "Navy commissions a new frigate"
+    assert "pane-hint" in client.get("/").get_data(as_text=True)
+    page(client, "/?s=999999", status=404)
+    page(client, "/?s=x", status=400)
+
+
+def test_mark_this_and_older_read_from_a_row(client: FlaskClient) -> None:
+    river = page(client, "/")
+    rows = css(river, "li.story")
+    middle = rows[len(rows) // 2]
+    form = css(middle, "form.actions")[0]
+    fields = {i.get("name"): i.get("value") for i in css(form, "input[type=hidden]")}
+    button = css(form, "button.mark-older")[0]
+    data = {**fields, "next": "/"}
+    done = client.post(button.get("formaction"), data=data)
+    assert done.status_code == 303
+    after = css(page(client, "/"), "li.story")
+    position = [row.get("data-id") for row in after].index(middle.get("data-id"))
+    unread = ["unread" in row.get("class").split() for row in after]
+    assert unread == [True] * position + [False] * (len(after) - position)
+
+
+def test_titles_counts_and_the_not_found_page(client: FlaskClient, site: Site) -> None:
+    river = page(client, "/")
+    unread = len(css(river, "li.story.unread"))
+    assert css(river, "title")[0].text_content() == f"({unread}) All stories · Newsroom"
+    long_title = "A very long headline " * 40  # 840 characters
+    serve_items(site, "/wire.xml", "Wire", [*WIRE, Item("long-1", long_title.strip())], etag='"l"')
+    site.poll(site.now + timedelta(hours=2))
+    river = page(client, "/")
+    long_id = story_id(river, long_title.strip())
+    story_title = css(page(client, f"/s/{long_id}"), "title")[0].text_content()
+    assert len(story_title) < 120 and story_title.endswith("… · Newsroom")
+    missing = page(client, "/no-such-page", status=404)
+    assert css(missing, "title")[0].text_content().endswith("Not Found · Newsroom")
+    assert css(missing, "h1")[0].text_content() == "404 Not Found"
+
+
+def test_a_lists_sources_lead_to_the_related_stories(client: FlaskClient, site: Site) -> None:
+    river = page(client, "/")
+    frigate = story_id(river, "Navy commissions a new frigate")
+    senate = story_id(river, "Senate passes the budget")
+    with site.storage.write() as conn:  # as the stories work records a near miss
+        conn.execute(
+            schema.related_stories.insert().values(
+                story_id=frigate, related_id=senate, similarity=0.4
+            )
+        )
+    row = css(page(client, "/c/us-news"), f"#s{frigate}")[0]
+    more = css(row, "details.sources .more a")[0]
+    assert more.get("href") == f"/s/{frigate}?in=section:us-news"
+    fragment = client.get(f"/s/{frigate}/related?in=section:us-news")
+    assert fragment.status_code == 200
+    related = lxml.html.fragment_fromstring(fragment.get_data(as_text=True), create_parent="div")
+    assert css(related, "section.related h3")[0].text_content() == "Related stories"
+    link = css(related, "section.related li a")[0]
+    assert link.text_content() == "Senate passes the budget"
+    assert link.get("href") == f"/s/{senate}?in=section:us-news"
+    story = page(client, f"/s/{frigate}")  # and the story page, as before
+    assert css(story, "section.related li a")[0].text_content() == "Senate passes the budget"
+    assert client.get("/s/999999/related").status_code == 404

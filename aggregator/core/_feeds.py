@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aggregator.config import Config
 from aggregator.core._fulltext import FullTextUseCases
-from aggregator.fetch import local_file_validator
+from aggregator.errors import AggregatorError
+from aggregator.fetch import Fetcher, FetchLimits, find_icon, local_file_validator
 from aggregator.publish import ping_changes, prerender_changed, prune_renderings, versions_snapshot
 from aggregator.types import FeedHealth, FeedState, FeedStatus, FetchAttempt
 from aggregator.update import (
@@ -30,6 +31,8 @@ from aggregator.update import (
 log = logging.getLogger("aggregator.core")
 
 MIN_LEASE_SECONDS = 600
+ICON_MAX_AGE = timedelta(days=7)  # a feed's icon is looked for again after this
+ICONS_PER_RUN = 50
 FILING_SETTING = "filing-rules"  # settings row: the digest of the rules stories were filed by
 
 
@@ -171,6 +174,45 @@ class FeedsUseCases(FullTextUseCases):
         return Updater.from_config(
             self._config, self._storage, fetcher, clock=self._clock, writer=self._poll_writer()
         )
+
+    def refresh_icons(self, *, limit: int = ICONS_PER_RUN) -> int:
+        """Look for the site icon of source feeds polled successfully that have none
+        yet, or whose icon is older than ICON_MAX_AGE; return how many were looked for.
+
+        Off the poll's path (a background job, and after ``aggregator poll``): a poll
+        never waits for an icon, and no failure here fails anything; each look is
+        through the polling Fetcher (its SSRF guard and limits)."""
+        now = self.now()
+        checked = self._storage.feed_icons_checked()
+        due = [
+            feed
+            for feed in self._storage.list_feeds(active_only=True)
+            if feed.last_success_at is not None
+            and not feed.gone
+            and not feed.effective_url.startswith("file:")
+            and now - checked.get(feed.id, datetime.min.replace(tzinfo=now.tzinfo)) > ICON_MAX_AGE
+        ]
+        fetcher = None
+        for feed in due[:limit]:
+            if fetcher is None:
+                with self._lock:
+                    if self._fetcher is None:
+                        self._fetcher = Fetcher(FetchLimits.from_polling(self._config.polling))
+                    fetcher = self._fetcher
+            hints = feed.publisher_hints or {}
+            icon_url = hints.get("icon") if isinstance(hints.get("icon"), str) else None
+            try:
+                icon = find_icon(fetcher, feed_icon=icon_url, site_url=feed.site_url)
+                self._storage.store_feed_icon(
+                    feed.id,
+                    fetched_at=now,
+                    content_type=icon.content_type if icon else None,
+                    body=icon.body if icon else None,
+                    source_url=icon.url if icon else None,
+                )
+            except AggregatorError as e:
+                log.warning("%s: could not keep its icon: %s", feed.url, e)
+        return min(len(due), limit)
 
     def feeds_to_update(self, *, scheduled: bool = True) -> list[FeedState]:
         """The source feeds an update would visit: the due ones, or (``scheduled=False``)

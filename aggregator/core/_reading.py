@@ -10,6 +10,7 @@ from __future__ import annotations
 from aggregator.core._base import AggregatorBase
 from aggregator.types import (
     ANONYMOUS,
+    FeedIcon,
     Neighbours,
     ReaderPage,
     ReaderStory,
@@ -96,3 +97,11 @@ class ReadingUseCases(AggregatorBase):
         """What the reader's sidebar shows: unread counts and (id, title) of the active
         source feeds."""
         return self._storage.navigation(user=user)
+
+    def feed_icon(self, feed_id: int) -> FeedIcon | None:
+        """A source feed's stored site icon (see refresh_icons), if it was looked for."""
+        return self._storage.feed_icon(feed_id)
+
+    def feed_icon_versions(self) -> dict[int, str]:
+        """feed id -> the version of its stored icon, for every feed that has one."""
+        return self._storage.feed_icon_versions()

@@ -221,7 +221,19 @@ def _feed_from_parsed(parsed: object, url: str, document: bytes, warning: str | 
         update_frequency=positive_int(field(feed, "sy_updatefrequency")),
         entries=entries,
         warning=warning,
+        icon=_feed_icon(feed, url),
     )
+
+
+def _feed_icon(feed: object, url: str) -> str | None:
+    """The feed's own picture: Atom's icon, else its logo, else RSS's image."""
+    image = field(feed, "image")
+    candidates = [field(feed, "icon"), field(feed, "logo"), field(image, "href") if image else None]
+    for candidate in candidates:
+        found = safe_url(string(candidate) or None, base_url=url)
+        if found:
+            return found
+    return None
 
 
 def _entry(entry: object, feed_url: str) -> EntryData:

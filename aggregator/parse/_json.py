@@ -40,6 +40,8 @@ def parse_json_feed(body: bytes, url: str) -> FeedData:
         title=clean_line(string(document.get("title"))) or None,
         link=safe_url(string(document.get("home_page_url")) or None, base_url=url),
         subtitle=clean_line(string(document.get("description"))) or None,
+        icon=safe_url(string(document.get("favicon")) or None, base_url=url)
+        or safe_url(string(document.get("icon")) or None, base_url=url),
         entries=tuple(
             _json_entry(item, url, feed_author)
             for item in as_list(document.get("items"))

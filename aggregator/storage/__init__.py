@@ -11,6 +11,7 @@ the same code.
 - the reader's lists, read and starred state and search: _reading.py (kept in step
   by _listings.py; search SQL in _search.py);
 - stored renderings of stories: _renderings.py;
+- source feeds' site icons: _icons.py;
 - accounts (users, app passwords, API tokens, failed sign-ins): _users.py;
 - the streams of the sync APIs (Google Reader, Fever): _sync.py.
 
@@ -26,6 +27,7 @@ from aggregator.storage._activity import ActivityMixin
 from aggregator.storage._entries import EntriesMixin, ExactKeysOnly
 from aggregator.storage._feeds import FeedsMixin
 from aggregator.storage._fulltext import FullTextMixin
+from aggregator.storage._icons import IconsMixin
 from aggregator.storage._migrations import MIGRATIONS
 from aggregator.storage._reading import ReadingMixin
 from aggregator.storage._renderings import RenderingsMixin
@@ -53,6 +55,7 @@ from aggregator.storage._users import UsersMixin
 
 class Storage(
     FeedsMixin,
+    IconsMixin,
     ActivityMixin,
     EntriesMixin,
     FullTextMixin,

@@ -96,6 +96,10 @@ def _accounts(conn: Connection) -> None:
         _key_by_reader(conn, table)
 
 
+def _feed_icons(conn: Connection) -> None:
+    schema.feed_icons.create(conn, checkfirst=True)
+
+
 def _key_by_reader(conn: Connection, table: Table) -> None:
     """Rebuild a table keyed by story or scope as the current one, keyed by reader too,
     its rows becoming ANONYMOUS's. Already done (or created so by migration 1): nothing."""
@@ -139,9 +143,10 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     ),
     (5, "merged feeds: stored renderings of each story's entry", _story_renderings),
     (6, "stories by wording: how each report joined, filing reasons, related", _stories_by_wording),
-    # 7 and 10 are taken by work in progress elsewhere; gaps are fine.
+    # 7 was taken by work that did not land; gaps are fine.
     (8, "accounts: users, app passwords, API tokens; read state per reader", _accounts),
     (9, "admin: feeds paused in feeds.yaml are never due", _paused_feeds),
+    (10, "reader: each source feed's site icon", _feed_icons),
     (
         11,
         "full text of article pages; reading filters hide entries and section listings",

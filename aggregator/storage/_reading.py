@@ -282,9 +282,12 @@ class ReadingMixin(StorageBase):
         views = story_views(conn, list(story_ids))
         scopes: dict[int, list[str]] = defaultdict(list)
         unread: set[int] = set()
+        # "user_id + 0": by story first (the primary key). Without statistics SQLite
+        # otherwise walks the reader's whole listing index (all their stories, in
+        # every list): 30 ms for one story at 100,000 entries.
         for story_id, scope, is_unread in conn.execute(
             select(listings.c.story_id, listings.c.scope, listings.c.unread)
-            .where(listings.c.story_id.in_(story_ids), listings.c.user_id == user)
+            .where(listings.c.story_id.in_(story_ids), (listings.c.user_id + 0) == user)
             .order_by(listings.c.story_id, listings.c.scope)
         ).all():
             scopes[story_id].append(scope)

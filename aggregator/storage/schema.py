@@ -376,6 +376,21 @@ story_renderings = Table(
 )
 
 
+# A source feed's site icon, fetched after a poll now and then (see update/_feed.py)
+# and served by the reader from our origin. ``body`` NULL: the last look found none.
+# ``version`` (a digest of the body) is in the icon's URL, so it is cached for long.
+feed_icons = Table(
+    "feed_icons",
+    metadata,
+    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True),
+    Column("content_type", String(32)),
+    Column("body", LargeBinary),
+    Column("source_url", Text),
+    Column("fetched_at", UTCDateTime, nullable=False),
+    Column("version", String(16)),
+)
+
+
 # --- accounts --------------------------------------------------------------------------
 
 # Who may sign in. Names are stored lower-case (sign-in ignores case). The password is

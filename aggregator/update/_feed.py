@@ -377,8 +377,10 @@ def _elapsed_ms(started: float) -> int:
 
 
 def _feed_hints(parsed: FeedData) -> dict[str, Any]:
-    """The polling hints a feed document carries, as stored on the feed."""
+    """What a feed document says about itself, as stored on the feed: its polling
+    hints, and its icon (fetched later, off the poll: see Aggregator.refresh_icons)."""
     return {
+        "icon": parsed.icon,
         "ttl_minutes": parsed.ttl_minutes,
         "skip_hours": list(parsed.skip_hours),
         "skip_days": list(parsed.skip_days),

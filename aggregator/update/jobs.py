@@ -10,6 +10,8 @@ Thin callers of the front object, like the CLI:
   one is reported while the last good config stays. A refresh asked for on the admin
   pages starts a poll right away too.
 - prune: ``Aggregator.prune`` hourly.
+- icons: ``Aggregator.refresh_icons`` hourly (a few minutes after the start): source
+  feeds' site icons, looked for again after a week, never on a poll's path.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import os
 import socket
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 15
 WATCH_SECONDS = 2
 PRUNE_SECONDS = 3600
+ICON_SECONDS = 3600
+ICON_DELAY_SECONDS = 120  # after the start: the first poll goes first
 
 
 class BackgroundJobs:
@@ -89,6 +93,13 @@ class BackgroundJobs:
             self._scheduler.add_job(
                 self.prune, "interval", seconds=PRUNE_SECONDS, id="prune", next_run_time=now
             )
+            self._scheduler.add_job(
+                self.refresh_icons,
+                "interval",
+                seconds=ICON_SECONDS,
+                id="icons",
+                next_run_time=now + timedelta(seconds=ICON_DELAY_SECONDS),
+            )
         self._scheduler.start()
         log.info("background jobs started as %s", self.owner)
 
@@ -115,6 +126,12 @@ class BackgroundJobs:
     def prune(self) -> int:
         """Remove entries older than the retention period; return how many."""
         return self.aggregator.prune()
+
+    def refresh_icons(self) -> int:
+        """Look for the site icons of feeds that have none, or an old one."""
+        if self._stopping.is_set():
+            return 0
+        return self.aggregator.refresh_icons()
 
     def shutdown(self) -> None:
         """Stop within moments: no new feed is started, fetches in flight are abandoned

@@ -19,7 +19,14 @@ from aggregator.types import StoryState
 from aggregator.web import aggregator, state
 from aggregator.web.access import require_admin, viewer
 from aggregator.web.errors import wants_json
-from aggregator.web.present import decode_position, local_path, parse_scope, positive_int
+from aggregator.web.present import (
+    PREFERENCE_DAYS,
+    PREFERENCES,
+    decode_position,
+    local_path,
+    parse_scope,
+    positive_int,
+)
 
 blueprint = Blueprint("actions", __name__)
 
@@ -108,3 +115,33 @@ def mark_all_read() -> BaseResponse | Response:
     if wants_json():
         return jsonify({"scope": scope, "marked": marked})
     return redirect(local_path(request.form.get("next"), url_for("reader.river")), code=303)
+
+
+@blueprint.post("/preferences")
+def preferences() -> BaseResponse | Response:
+    """Remember the reader's list density and theme (form fields ``density``,
+    ``theme``) in cookies of this browser; no account needed."""
+    chosen = {}
+    for name, allowed in PREFERENCES.items():
+        value = request.form.get(name)
+        if value is None:
+            continue
+        if value not in allowed:
+            raise BadRequest(f"{name} is one of {', '.join(allowed)}")
+        chosen[name] = value
+    if not chosen:
+        raise BadRequest("the form names no preference")
+    response: BaseResponse | Response
+    if wants_json():
+        response = jsonify(chosen)
+    else:
+        response = redirect(local_path(request.form.get("next"), url_for("reader.river")), 303)
+    for name, value in chosen.items():
+        response.set_cookie(
+            name,
+            value,
+            max_age=PREFERENCE_DAYS * 24 * 3600,
+            path=request.script_root or "/",
+            samesite="Lax",
+        )
+    return response

@@ -10,6 +10,7 @@ import logging
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 from aggregator.errors import AggregatorError, ConfigError, StorageError
 
@@ -45,7 +46,20 @@ def handle_error(error: Exception) -> Response | HTTPException | tuple[Response 
         log.error("%s %s failed: %s", request.method, request.path, error)
     if wants_json():
         return jsonify({"error": message}), status
-    return render_template("error.html", status=status, message=message), status
+    from aggregator.web import state
+
+    try:
+        site_title = state().config.site.title
+    except (KeyError, RuntimeError):  # an app without the aggregator (tests of parts)
+        site_title = None
+    page = render_template(
+        "error.html",
+        status=status,
+        reason=HTTP_STATUS_CODES.get(status, "Error"),
+        message=message,
+        site_title=site_title,
+    )
+    return page, status
 
 
 def init_app(app: Flask) -> None:

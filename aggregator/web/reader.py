@@ -10,9 +10,19 @@ never changes anything. Each page shows the read state of whoever asks
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    url_for,
+)
 
 from aggregator.scopes import ALL, STARRED, feed_scope, scope_feed, scope_section, section_scope
 from aggregator.types import StoryCursor, UnreadCounts
@@ -32,6 +42,8 @@ from aggregator.web.present import (
 PAGE_SIZE = 30
 SEARCH_PAGE_SIZE = 30
 STATIC_MAX_AGE = 365 * 24 * 3600  # static URLs change with their content
+ICON_VERSIONS_SECONDS = 60.0
+ICON_VERSIONS_KEY = "aggregator.icon-versions"
 
 blueprint = Blueprint(
     "reader",
@@ -54,8 +66,47 @@ def render_page(template: str, current: str, **context: Any) -> str:
         site_title=app_state.config.site.title,
         sidebar=build_sidebar(app_state.config, counts, feeds, current, with_state=who.can_mark),
         sections=app_state.config.section_names(),
+        unread_total=counts.of(ALL),
+        icons=feed_icons(),
         **context,
     )
+
+
+def feed_icons() -> dict[int, str]:
+    """Return the version of each source feed's stored icon, by feed id: a page links
+    ``/icons/<feed id>?v=<version>``, cached for long; other feeds get a letter badge.
+
+    Icons change once a week at most: the answer is kept ICON_VERSIONS_SECONDS
+    (hundreds of rows; every page needs it)."""
+    cache = current_app.extensions.setdefault(ICON_VERSIONS_KEY, {})
+    now = time.monotonic()
+    if cache.get("until", 0.0) <= now:
+        cache["versions"] = aggregator().feed_icon_versions()
+        cache["until"] = now + ICON_VERSIONS_SECONDS
+    versions: dict[int, str] = cache["versions"]
+    return versions
+
+
+def story_context(story_id: int, scope: str | None) -> dict[str, Any]:
+    """Return what _article.html needs to show a story (404 if there is none)."""
+    who = viewer()
+    item = aggregator().get_story(story_id, user=who.reader)
+    if item is None:
+        abort(404, "There is no such story.")
+    if not who.can_mark:
+        item = stateless(item)
+    scope = scope or ALL
+    if scope == STARRED and not who.can_mark:
+        scope = ALL
+    full_text = aggregator().get_full_text(item.story.lead.id)
+    return {
+        "item": item,
+        "scope": scope,
+        "content": article_html(item.story.lead, full_text),
+        "full_text": full_text,
+        "details": aggregator().story_details(story_id),
+        "may_administer": may_administer(),
+    }
 
 
 def list_url(scope: str, **params: Any) -> str:
@@ -83,6 +134,10 @@ def list_page(scope: str, heading: str, **context: Any) -> str:
     if newest is None and page.stories:
         first = page.stories[0].story
         newest = StoryCursor(first.sort_at, first.id)
+    # ``s``: the story open in the reading pane (wide screens); the script keeps it in
+    # the URL, so a reload or back/forward shows the same story.
+    opened = positive_int(request.args.get("s"), "story")
+    pane = story_context(opened, scope) if opened is not None else None
     return render_page(
         "list.html",
         scope,
@@ -92,6 +147,7 @@ def list_page(scope: str, heading: str, **context: Any) -> str:
         newest=newest,
         is_first_page=before is None,
         list_url=list_url,
+        pane=pane,
         **context,
     )
 
@@ -127,27 +183,41 @@ def starred() -> str:
 
 @blueprint.get("/s/<int:story_id>")
 def story(story_id: int) -> str:
-    who = viewer()
-    item = aggregator().get_story(story_id, user=who.reader)
-    if item is None:
-        abort(404, "There is no such story.")
-    if not who.can_mark:
-        item = stateless(item)
-    full_text = aggregator().get_full_text(item.story.lead.id)
-    scope = parse_scope(request.args.get("in"), state().config) or ALL
-    if scope == STARRED and not who.can_mark:
-        scope = ALL
+    context = story_context(story_id, parse_scope(request.args.get("in"), state().config))
+    scope = context["scope"]
     return render_page(
         "story.html",
         scope,
-        item=item,
-        scope=scope,
         back_url=list_url(scope),
-        neighbours=aggregator().story_neighbours(story_id, scope, user=who.reader),
-        content=article_html(item.story.lead, full_text),
-        full_text=full_text,
-        details=aggregator().story_details(story_id),
-        may_administer=may_administer(),
+        neighbours=aggregator().story_neighbours(story_id, scope, user=viewer().reader),
+        **context,
+    )
+
+
+@blueprint.get("/s/<int:story_id>/pane")
+def story_pane(story_id: int) -> str:
+    """The story alone, as the reading pane shows it (fetched by the reader's script)."""
+    scope = parse_scope(request.args.get("in"), state().config)
+    context = story_context(story_id, scope)
+    return render_template(
+        "_article.html",
+        sections=state().config.section_names(),
+        icons=feed_icons(),
+        in_pane=True,
+        return_to=list_url(context["scope"], s=story_id),
+        **context,
+    )
+
+
+@blueprint.get("/s/<int:story_id>/related")
+def story_related(story_id: int) -> str:
+    """A story's related stories alone: what a list shows when its sources open."""
+    details = aggregator().story_details(story_id)
+    if details is None:
+        abort(404, "There is no such story.")
+    scope = parse_scope(request.args.get("in"), state().config) or ""
+    return render_template(
+        "_related.html", details=details, scope=scope, related_heading="h3", icons={}
     )
 
 
@@ -197,6 +267,26 @@ def feed_history(feed_id: int) -> str:
         abort(404, "There is no such feed.")
     attempts = aggregator().fetch_history(feed_id)
     return render_page("history.html", feed_scope(feed_id), feed=found, attempts=attempts)
+
+
+@blueprint.get("/icons/<int:feed_id>")
+def icon(feed_id: int) -> Response:
+    """A source feed's site icon, from our origin (pages never load a publisher's).
+
+    Its URL carries its version, so it is cached for a year; a raster image only (the
+    fetcher keeps no SVG), and no sniffing."""
+    found = aggregator().feed_icon(feed_id)
+    if found is None or found.body is None or found.content_type is None:
+        abort(404, "This feed has no icon.")
+    response = Response(found.body, mimetype=found.content_type)
+    if request.args.get("v") == found.version:
+        response.cache_control.public = True
+        response.cache_control.max_age = STATIC_MAX_AGE
+        response.cache_control.immutable = True
+    else:
+        response.cache_control.max_age = 3600
+    response.headers["Content-Disposition"] = "inline"
+    return response
 
 
 @blueprint.after_request
