@@ -404,3 +404,17 @@ def test_preferences_and_the_pane_work_without_the_script(browser: Any, base_url
         sync_api.expect(page.locator("#pane article.item")).to_have_class("item unread starred")
     finally:
         context.close()
+
+
+def test_the_system_theme_follows_the_system(browser: Any, base_url: str) -> None:
+    background = "() => getComputedStyle(document.body).backgroundColor"
+    context = browser.new_context(viewport=WIDE, base_url=base_url, color_scheme="dark")
+    page = context.new_page()
+    try:
+        page.goto("/")
+        assert page.evaluate(background) == "rgb(18, 19, 20)"  # system: the system's dark
+        context.add_cookies([{"name": "theme", "value": "light", "url": base_url}])
+        page.goto("/")
+        assert page.evaluate(background) == "rgb(251, 250, 248)"  # chosen: light anyway
+    finally:
+        context.close()
