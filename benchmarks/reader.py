@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/reader.py [--entries 100000] [--feeds 500] [--requests 200]
 
+(run from benchmarks/, or with it on sys.path: it imports bulk.py beside it)
+
 Fills a temporary SQLite database through Storage.store_feed_update (one batch per
 feed; one story in ten is also reported by a second feed), marks a share of it read,
 then times requests through Flask's test client: the river, a section page, page 200

@@ -278,11 +278,13 @@
   }
 
   let paneRequest = 0;
+  let shownId = storyInUrl(); // the story in the pane, as the URL names it
 
   async function showInPane(item, push) {
     const id = item.dataset.id;
     const scope = item.closest("[data-scope]");
     const request = ++paneRequest;
+    shownId = id;
     const query = scope ? "?in=" + encodeURIComponent(scope.dataset.scope) : "";
     if (push) {
       window.history.pushState({ story: id }, "", paneUrl(id));
@@ -312,19 +314,19 @@
     return new URLSearchParams(window.location.search).get("s");
   }
 
+  // Back and forward: show the story the URL names. A jump within the page (the
+  // skip link, #s<id>) changes no story and does nothing.
   window.addEventListener("popstate", function () {
-    if (!pane) {
+    const id = storyInUrl();
+    if (!pane || id === shownId) {
       return;
     }
-    const id = storyInUrl();
     const row = id ? document.getElementById("s" + id) : null;
     if (row && row.matches("li.story")) {
       select(stories().indexOf(row), false);
       showInPane(row, false).catch(report);
-    } else if (!id) {
-      window.location.reload(); // the list as it was, without a story
     } else {
-      window.location.reload(); // a story of another page of the list
+      window.location.reload(); // the list without a story, or another page's story
     }
   });
 

@@ -218,6 +218,10 @@ def test_the_reading_pane_follows_the_keyboard_and_the_history(wide: Browsing) -
     rows = page.locator("li.story")
     first, second = rows.nth(0).get_attribute("data-id"), rows.nth(1).get_attribute("data-id")
     unread_before = int(page.locator('.sidebar [data-count="all"]').text_content())
+    page.evaluate("window.__stayed = 1")
+    page.evaluate("window.location.hash = 'main'")  # a jump within the page (skip link)
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__stayed") == 1  # no story changed: no reload
     page.keyboard.press("j")
     sync_api.expect(pane.locator("article.item")).to_have_attribute("data-id", first)
     page.wait_for_url(f"**/?s={first}")
@@ -398,5 +402,19 @@ def test_preferences_and_the_pane_work_without_the_script(browser: Any, base_url
         page.locator("#pane button.toggle-star").click()
         page.wait_for_url(f"**/?s={first}#s{first}")
         sync_api.expect(page.locator("#pane article.item")).to_have_class("item unread starred")
+    finally:
+        context.close()
+
+
+def test_the_system_theme_follows_the_system(browser: Any, base_url: str) -> None:
+    background = "() => getComputedStyle(document.body).backgroundColor"
+    context = browser.new_context(viewport=WIDE, base_url=base_url, color_scheme="dark")
+    page = context.new_page()
+    try:
+        page.goto("/")
+        assert page.evaluate(background) == "rgb(18, 19, 20)"  # system: the system's dark
+        context.add_cookies([{"name": "theme", "value": "light", "url": base_url}])
+        page.goto("/")
+        assert page.evaluate(background) == "rgb(251, 250, 248)"  # chosen: light anyway
     finally:
         context.close()
