@@ -176,17 +176,34 @@ def test_reading_with_the_keyboard(page: Any, problems: Problems, viewport: dict
     page.keyboard.press("k")
     assert current_story(page).get_attribute("data-id") == stories.nth(1).get_attribute("data-id")
 
-    unread_before = count(page, "all")
-    page.keyboard.press("m")  # mark read
-    sync_api.expect(current_story(page)).not_to_have_class("story unread current")
-    sync_api.expect(current_story(page)).to_have_class("story current")
-    assert count(page, "all") == unread_before - 1
-    page.keyboard.press("m")  # and unread again
-    sync_api.expect(current_story(page)).to_have_class("story current unread")
-    assert count(page, "all") == unread_before
+    if viewport == DESKTOP:
+        # Wide enough for the reading pane: j/k opened each story there, read.
+        selected = current_story(page).get_attribute("data-id")
+        pane_story = page.locator("#pane article.item")
+        sync_api.expect(pane_story).to_have_attribute("data-id", selected)
+        sync_api.expect(current_story(page)).to_have_class("story current")
+        unread_before = count(page, "all")
+        page.keyboard.press("m")  # mark unread
+        sync_api.expect(current_story(page)).to_have_class("story current unread")
+        sync_api.expect(pane_story).to_have_class("item unread")
+        assert count(page, "all") == unread_before + 1
+        page.keyboard.press("m")  # and read again
+        sync_api.expect(current_story(page)).to_have_class("story current")
+        assert count(page, "all") == unread_before
+        page.keyboard.press("s")  # star
+        sync_api.expect(current_story(page)).to_have_class("story current starred")
+    else:
+        unread_before = count(page, "all")
+        page.keyboard.press("m")  # mark read
+        sync_api.expect(current_story(page)).not_to_have_class("story unread current")
+        sync_api.expect(current_story(page)).to_have_class("story current")
+        assert count(page, "all") == unread_before - 1
+        page.keyboard.press("m")  # and unread again
+        sync_api.expect(current_story(page)).to_have_class("story current unread")
+        assert count(page, "all") == unread_before
 
-    page.keyboard.press("s")  # star
-    sync_api.expect(current_story(page)).to_have_class("story current unread starred")
+        page.keyboard.press("s")  # star
+        sync_api.expect(current_story(page)).to_have_class("story current unread starred")
     starred_id = current_story(page).get_attribute("data-id")
     visit(page, "/starred")
     assert page.locator("li.story").first.get_attribute("data-id") == starred_id

@@ -510,6 +510,12 @@ def test_the_reading_pane_fragment_and_the_list_that_names_a_story(client: Flask
     nexts = {i.get("value") for i in css(article, "form.actions input[name=next]")}
     assert nexts == {f"/c/us-news?s={frigate}#s{frigate}"}
     assert client.get("/s/999999/pane").status_code == 404
+    for row in css(river, "li.story"):  # hostile items stay inert in the pane too
+        alone = client.get(f"/s/{row.get('data-id')}/pane").get_data(as_text=True)
+        document = lxml.html.fragment_fromstring(alone, create_parent="div")
+        assert not css(document, "script, iframe, object, embed")
+        for element in document.iter():
+            assert not any(name.lower().startswith("on") for name in element.attrib)
 
     # A reload of /?s=<id> shows the same story in the pane (works without the script).
     named = page(client, f"/?s={frigate}")
