@@ -5,6 +5,7 @@ once, looked for again only after a week, served by the reader from our origin."
 from __future__ import annotations
 
 import struct
+import time
 import zlib
 from datetime import UTC, datetime, timedelta
 
@@ -147,6 +148,37 @@ def test_no_icon_leaves_a_letter_badge_and_fails_nothing(
     assert badge.text_content() == "O" and badge.get("aria-hidden") == "true"
     assert not css(river, "img.icon")
     assert client.get(f"/icons/{feed.id}").status_code == 404
+
+
+def test_a_slow_site_costs_a_run_its_budget_and_is_looked_at_again(
+    make_aggregator: MakeAggregator, server: FeedServer
+) -> None:
+    """Lookups run a few at once and a run gives up at its budget: a site that hangs
+    does not hold `aggregator poll` for its timeout, and is not recorded as having
+    no icon (it is looked at next time), while the other feeds' icons are kept."""
+    server.route("/slow/feed.xml", FeedServer.feed(rss(server.url("/slow/home"))))
+    server.route("/slow/home", FeedServer.hang(30))
+    for n in range(3):
+        server.route(f"/f{n}.xml", FeedServer.feed(rss(server.url("/"), image=f"/i{n}.png")))
+        server.route(f"/i{n}.png", Response(200, png(), {"Content-Type": "image/png"}))
+    config = Config(
+        path="icons-test.yaml",
+        site=SiteConfig(title="Icons"),
+        polling=PollingConfig(allow_private_networks=True, timeout_seconds=20.0),
+        feeds=(
+            FeedConfig(url=server.url("/slow/feed.xml")),
+            *(FeedConfig(url=server.url(f"/f{n}.xml")) for n in range(3)),
+        ),
+    )
+    aggregator = make_aggregator(config, clock=lambda: NOW)
+    aggregator.update_feeds(scheduled=False)
+    started = time.monotonic()
+    assert aggregator.refresh_icons(budget_seconds=1.0) == 3
+    assert time.monotonic() - started < 10  # not the slow site's 20 s timeout
+    icons = {feed.url: aggregator.feed_icon(feed.id) for feed in aggregator.get_feeds()}
+    assert icons.pop(server.url("/slow/feed.xml")) is None  # not recorded: asked again
+    assert all(icon is not None and icon.body == png() for icon in icons.values())
+    assert len(server.requests_for("/slow/home")) == 1
 
 
 def test_icons_go_through_the_ssrf_guard_and_the_size_limit(server: FeedServer) -> None:

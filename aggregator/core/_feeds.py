@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from typing import Any
 
 from aggregator.config import Config
 from aggregator.core._fulltext import FullTextUseCases
 from aggregator.errors import AggregatorError
-from aggregator.fetch import Fetcher, FetchLimits, find_icon, local_file_validator
+from aggregator.fetch import Fetcher, FetchLimits, Icon, find_icon, local_file_validator
 from aggregator.publish import ping_changes, prerender_changed, prune_renderings, versions_snapshot
 from aggregator.types import FeedHealth, FeedState, FeedStatus, FetchAttempt
 from aggregator.update import (
@@ -33,6 +34,11 @@ log = logging.getLogger("aggregator.core")
 MIN_LEASE_SECONDS = 600
 ICON_MAX_AGE = timedelta(days=7)  # a feed's icon is looked for again after this
 ICONS_PER_RUN = 50
+# Icons are looked for a few at once, and a run gives up after ICONS_BUDGET seconds
+# (lookups cut short are not recorded: those feeds are looked at next time), so a
+# cron `aggregator poll` never waits long for slow or unreachable sites.
+ICON_WORKERS = 8
+ICONS_BUDGET = 5.0
 FILING_SETTING = "filing-rules"  # settings row: the digest of the rules stories were filed by
 
 
@@ -175,34 +181,60 @@ class FeedsUseCases(FullTextUseCases):
             self._config, self._storage, fetcher, clock=self._clock, writer=self._poll_writer()
         )
 
-    def refresh_icons(self, *, limit: int = ICONS_PER_RUN) -> int:
+    def refresh_icons(
+        self, *, limit: int = ICONS_PER_RUN, budget_seconds: float = ICONS_BUDGET
+    ) -> int:
         """Look for the site icon of source feeds polled successfully that have none
-        yet, or whose icon is older than ICON_MAX_AGE; return how many were looked for.
+        yet, or whose icon is older than ICON_MAX_AGE; return how many were looked at
+        to the end (found or not).
 
         Off the poll's path (a background job, and after ``aggregator poll``): a poll
-        never waits for an icon, and no failure here fails anything; each look is
-        through the polling Fetcher (its SSRF guard and limits)."""
+        never waits for an icon, and no failure here fails anything. Each look is
+        through a Fetcher with the polling limits (its SSRF guard, size and time
+        limits); ``ICON_WORKERS`` at once, and what is still running after
+        ``budget_seconds`` is cancelled and not recorded, so it is looked at again."""
         now = self.now()
         checked = self._storage.feed_icons_checked()
+        never = datetime.min.replace(tzinfo=now.tzinfo)
         due = [
             feed
             for feed in self._storage.list_feeds(active_only=True)
             if feed.last_success_at is not None
             and not feed.gone
             and not feed.effective_url.startswith("file:")
-            and now - checked.get(feed.id, datetime.min.replace(tzinfo=now.tzinfo)) > ICON_MAX_AGE
-        ]
-        fetcher = None
-        for feed in due[:limit]:
-            if fetcher is None:
-                with self._lock:
-                    if self._fetcher is None:
-                        self._fetcher = Fetcher(FetchLimits.from_polling(self._config.polling))
-                    fetcher = self._fetcher
+            and now - checked.get(feed.id, never) > ICON_MAX_AGE
+        ][:limit]
+        if not due:
+            return 0
+        # A fetcher of its own: cancelling it at the deadline touches no poll.
+        fetcher = Fetcher(FetchLimits.from_polling(self._config.polling))
+
+        def look(feed: FeedState) -> Icon | None:
             hints = feed.publisher_hints or {}
             icon_url = hints.get("icon") if isinstance(hints.get("icon"), str) else None
+            return find_icon(fetcher, feed_icon=icon_url, site_url=feed.site_url)
+
+        pool = ThreadPoolExecutor(min(ICON_WORKERS, len(due)), thread_name_prefix="icons")
+        try:
+            lookups = {pool.submit(look, feed): feed for feed in due}
+            finished, unfinished = wait(lookups, timeout=budget_seconds)
+            if unfinished:
+                # Only what finished before the deadline is kept: a lookup cut short
+                # by the cancel would look like a site without an icon.
+                fetcher.cancel()
+                log.info(
+                    "icons: %d lookups cut short after %.0f s; tried again next time",
+                    len(unfinished),
+                    budget_seconds,
+                )
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            fetcher.close()
+        looked = 0
+        for future in finished:
+            feed = lookups[future]
             try:
-                icon = find_icon(fetcher, feed_icon=icon_url, site_url=feed.site_url)
+                icon = future.result()
                 self._storage.store_feed_icon(
                     feed.id,
                     fetched_at=now,
@@ -210,9 +242,10 @@ class FeedsUseCases(FullTextUseCases):
                     body=icon.body if icon else None,
                     source_url=icon.url if icon else None,
                 )
+                looked += 1
             except AggregatorError as e:
                 log.warning("%s: could not keep its icon: %s", feed.url, e)
-        return min(len(due), limit)
+        return looked
 
     def feeds_to_update(self, *, scheduled: bool = True) -> list[FeedState]:
         """The source feeds an update would visit: the due ones, or (``scheduled=False``)
