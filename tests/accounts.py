@@ -1,15 +1,20 @@
 """Helpers of the account tests: users of a test newsroom, signing in with the test
-client, reading the CSRF token of a page."""
+client, reading the CSRF token of a page, the newsroom the sync API tests read."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import replace
 
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from aggregator.core import Aggregator
+from aggregator.storage import Storage
 from aggregator.types import User
+from tests.httpserver import FeedServer
+from tests.reader_site import Site, build_site
 
 PASSWORDS = {"admin": "admin-password-1", "alice": "alice-password-1", "bob": "bob-password-1"}
 LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
@@ -46,3 +51,18 @@ def sign_in(
         data={"name": name, "password": password or PASSWORDS[name], "csrf_token": token},
         environ_base=environ,
     )
+
+
+def sync_site(storage: Storage) -> Iterator[Site]:
+    """The test newsroom with its users, the wire's subscription filed under a section
+    (as an admin would): what the Google Reader and Fever API tests read."""
+    with FeedServer() as server:
+        built = build_site(server, storage)
+        feeds = tuple(
+            replace(feed, section="US News") if feed.url.endswith("/wire.xml") else feed
+            for feed in built.config.feeds
+        )
+        built.aggregator.apply_config(replace(built.config, feeds=feeds))
+        add_users(built.aggregator)
+        yield built
+        built.close()

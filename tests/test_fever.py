@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -25,23 +24,13 @@ from aggregator.scopes import ALL
 from aggregator.storage import Storage
 from aggregator.web import create_app
 from aggregator.web.sync_items import group_id
-from tests.accounts import PASSWORDS, add_users
-from tests.httpserver import FeedServer
-from tests.reader_site import Site, build_site
+from tests.accounts import PASSWORDS, sync_site
+from tests.reader_site import Site
 
 
 @pytest.fixture
 def site(storage: Storage) -> Iterator[Site]:
-    with FeedServer() as server:
-        built = build_site(server, storage)
-        feeds = tuple(
-            replace(feed, section="US News") if feed.url.endswith("/wire.xml") else feed
-            for feed in built.config.feeds
-        )
-        built.aggregator.apply_config(replace(built.config, feeds=feeds))
-        add_users(built.aggregator)
-        yield built
-        built.close()
+    yield from sync_site(storage)
 
 
 @pytest.fixture

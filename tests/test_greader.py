@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -30,9 +29,8 @@ from aggregator.scopes import ALL
 from aggregator.storage import Storage
 from aggregator.types import User
 from aggregator.web import create_app
-from tests.accounts import PASSWORDS, add_users
-from tests.httpserver import FeedServer
-from tests.reader_site import Site, build_site
+from tests.accounts import PASSWORDS, sync_site
+from tests.reader_site import Site
 
 API = "/api/greader/reader/api/0"
 READING_LIST = "user/-/state/com.google/reading-list"
@@ -67,17 +65,7 @@ class Reader:
 
 @pytest.fixture
 def site(storage: Storage) -> Iterator[Site]:
-    with FeedServer() as server:
-        built = build_site(server, storage)
-        # The wire's subscription is filed under a section, as an admin would.
-        feeds = tuple(
-            replace(feed, section="US News") if feed.url.endswith("/wire.xml") else feed
-            for feed in built.config.feeds
-        )
-        built.aggregator.apply_config(replace(built.config, feeds=feeds))
-        add_users(built.aggregator)
-        yield built
-        built.close()
+    yield from sync_site(storage)
 
 
 @pytest.fixture
